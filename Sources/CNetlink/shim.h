@@ -1,0 +1,1 @@
+#include <netlink/genl/genl.h>

@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durable, crash-safe file operations: what is reported written survives a power cut.
+public enum FileSystem {
+    /// Reads a whole file.
+    public static func readFile(_ path: String) throws(SystemError) -> [UInt8] {
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { fd.close() }
+        do { return try fd.readAll() } catch { throw SystemError(error.errno, path) }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    /// Creates `path` and its missing parents.
+    public static func createDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, mode) != 0 && errno != EEXIST {
+                throw SystemError(.current, "mkdir \(prefix)")
+            }
+            prefix += "/"
+        }
+    }
+
+    /// Flushes a directory so that the names created in it survive a power cut.
+    public static func syncDirectory(_ path: String) throws(SystemError) {
+        let fd = try FileDescriptor.open(path, [.readOnly, .directory])
+        defer { fd.close() }
+        do { try fd.sync() } catch { throw SystemError(error.errno, "fsync \(path)") }
+    }
+
+    /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
+    ///
+    /// With `replace == false` an existing file is never touched and `Errno.exists` is thrown.
+    public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, replace: Bool = true) throws(SystemError) {
+        let temporary = "\(path).tmp.\(getpid())"
+        let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .truncate], mode: mode)
+        do {
+            try fd.writeAll(bytes)
+            try fd.sync()
+            fd.close()
+        } catch {
+            fd.close()
+            unlink(temporary)
+            throw SystemError(error.errno, "write \(temporary)")
+        }
+        // link() refuses to replace an existing name, rename() replaces atomically.
+        let result = replace
+            ? nothingOrErrno { rename(temporary, path) }
+            : nothingOrErrno { link(temporary, path) }
+        if !replace || result.isFailure { unlink(temporary) }
+        try result.get(replace ? "rename \(path)" : "link \(path)")
+        try syncDirectory(parent(of: path))
+    }
+
+    /// The directory part of `path` ("." when there is none).
+    public static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Removes a file if it exists.
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
+    }
+}
