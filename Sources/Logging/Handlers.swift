@@ -38,3 +38,24 @@ public final class InMemoryLogHandler: LogHandler {
         entries.contains { $0.level >= level && $0.message.contains(text) }
     }
 }
+
+/// Passes on messages at or above a threshold that can change while the program runs
+/// (e.g. on reload); loggers in front of it should use level `.debug`.
+public final class LevelFilter: LogHandler {
+    private let threshold: Atomic<Int>
+    private let next: any LogHandler
+
+    public init(_ level: LogLevel, next: any LogHandler = StandardErrorLogHandler()) {
+        threshold = Atomic(level.rawValue)
+        self.next = next
+    }
+
+    public var level: LogLevel {
+        get { LogLevel(rawValue: threshold.load(ordering: .relaxed)) ?? .info }
+        set { threshold.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    public func log(level: LogLevel, label: String, message: String) {
+        if level.rawValue <= threshold.load(ordering: .relaxed) { next.log(level: level, label: label, message: message) }
+    }
+}

@@ -76,3 +76,28 @@ extension Result {
         return false
     }
 }
+
+extension FileSystem {
+    /// The names in a directory, without `.` and `..`.
+    public static func listDirectory(_ path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemError(.current, "opendir \(path)") }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+extension FileSystem {
+    /// The permission bits of `path` (e.g. 0o600).
+    public static func permissions(_ path: String) throws(SystemError) -> mode_t {
+        var info = stat()
+        try nothingOrErrno { stat(path, &info) }.get("stat \(path)")
+        return info.st_mode & 0o7777
+    }
+}

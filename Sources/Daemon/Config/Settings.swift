@@ -1,0 +1,64 @@
+import HAL
+import Logging
+
+/// Every setting of `qlinkd`, parsed once from the config into typed values.
+///
+/// The keys, their defaults and their meaning are listed in `ConfigSchema.keys`
+/// (and printed by `qlinkd --list-keys`).
+public struct Settings: Sendable, Equatable {
+    public enum Board: String, Sendable, CaseIterable {
+        case fsm9016, sim
+    }
+
+    // [station]
+    public var stationName = "qlink"
+    public var board = Board.fsm9016
+    public var keyFile: String?
+    // [paths]
+    public var stateDirectory = "/var/lib/qlink"
+    public var runtimeDirectory = "/run/qlink"
+    // [control]
+    public var controlSocketOverride: String?
+    public var controlGroup = "qlink"
+    public var maximumControlClients = 32
+    // [wifi]
+    public var wifiEnabled = true
+    public var hostapdControlDirectory = "/run/hostapd"
+    public var wifiInterface = "wlan0"
+    public var pskFile = "/etc/qlink/wpa_psk"
+    public var counterWidth = CounterWidth.bits32
+    public var commandTimeout = Duration.seconds(2)
+    public var reconnectMaximum = Duration.seconds(5)
+    // [metering]
+    public var pollInterval = Duration.seconds(5)
+    // [log]
+    public var logLevel = LogLevel.info
+
+    public init() {}
+
+    /// The control socket: `[control] socket`, else `qlinkd.sock` in the runtime directory.
+    public var controlSocket: String { controlSocketOverride ?? "\(runtimeDirectory)/qlinkd.sock" }
+    /// The station's Ed25519 key: `[station] key_file`, else `station.key` in the state directory.
+    public var stationKeyFile: String { keyFile ?? "\(stateDirectory)/station.key" }
+    public var lockFile: String { "\(stateDirectory)/qlinkd.lock" }
+}
+
+/// Loads `Settings` from a config file and its drop-ins.
+public enum ConfigLoader {
+    /// The config `qlinkd` and `qlinkctl` read when none is named.
+    public static let defaultPath = "/etc/qlink/qlinkd.conf"
+
+    public static func load(path: String) throws(ConfigError) -> Settings {
+        try ConfigSchema.settings(from: INIFile.load(path))
+    }
+}
+
+import Synchronization
+
+/// The running daemon's settings, replaced as a whole on reload.
+public final class SettingsStore: Sendable {
+    private let storage: Mutex<Settings>
+    public init(_ settings: Settings) { storage = Mutex(settings) }
+    public var current: Settings { storage.withLock { $0 } }
+    public func replace(_ settings: Settings) { storage.withLock { $0 = settings } }
+}

@@ -1,0 +1,81 @@
+import HAL
+import Logging
+import Posix
+import Synchronization
+
+/// Drives the Wi-Fi access point: keeps the backend connected, turns its events into
+/// subscriber sessions, and reads every station's counters each poll.
+public final class WiFiService: Service {
+    public let name = "wifi"
+    public let accessPoint: any AccessPoint
+    private let table: SubscriberTable
+    private let bus: EventBus
+    private let pollInterval: @Sendable () -> Duration
+    private let logger: Logger
+    /// Monotonic nanoseconds of the last completed poll loop, for the watchdog.
+    public let heartbeat = Atomic<UInt64>(0)
+
+    public init(accessPoint: any AccessPoint, table: SubscriberTable, bus: EventBus,
+                pollInterval: @escaping @Sendable () -> Duration, logger: Logger) {
+        self.accessPoint = accessPoint
+        self.table = table
+        self.bus = bus
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        heartbeat.store(SystemClock.monotonicNanoseconds(), ordering: .relaxed)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.accessPoint.run(events: { self.handle($0) }) }
+            group.addTask { try await self.pollLoop() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Called by the backend in the order events arrive, before any later reply is
+    /// delivered, so a poll never sees a session the table does not know has begun.
+    private func handle(_ event: HALEvent) {
+        let now = SystemClock.monotonicNanoseconds()
+        switch event {
+        case .stationConnected(let id):
+            table.connected(id, at: now)
+            logger.info("\(id) connected")
+        case .stationDisconnected(let id, let final):
+            table.disconnected(id, finalCounters: final, at: now)
+            logger.info("\(id) disconnected")
+        case .countersReset(let device):
+            table.sourceReset(scheme: .mac)
+            logger.notice("\(device) restarted: every Wi-Fi session starts again")
+        case .degraded(let device, let reason):
+            logger.warning("\(device) degraded: \(reason)")
+        case .restored(let device):
+            logger.notice("\(device) restored")
+        case .accessPointEnabled, .accessPointDisabled:
+            logger.notice("\(accessPoint.name): \(event.name)")
+        }
+        bus.publish(event, time: SystemClock.wallMilliseconds())
+    }
+
+    private func pollLoop() async throws {
+        var lastFailure = ""
+        while !Task.isCancelled {
+            if accessPoint.state == .up {
+                do {
+                    let stations = try await accessPoint.stations()
+                    table.observe(stations, at: SystemClock.monotonicNanoseconds())
+                    lastFailure = ""
+                } catch let error as CancellationError {
+                    throw error
+                } catch {
+                    let message = "\(error)"
+                    if message != lastFailure { logger.warning("reading stations: \(message)") }
+                    lastFailure = message
+                }
+            }
+            heartbeat.store(SystemClock.monotonicNanoseconds(), ordering: .relaxed)
+            try await Task.sleep(for: pollInterval())
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import HAL
+
+/// What a simulated day looks like: who is around, how long they stay, how much they move,
+/// and which faults strike when. Parsed from the small INI-like files in `hal-sim/scenarios`.
+///
+/// All times are on the simulated clock (seconds), which `--speed` compresses.
+public struct Scenario: Sendable, Equatable {
+    /// The file's name without `.conf`, or the path it came from.
+    public var name: String
+    /// How many distinct subscribers (Wi-Fi stations) exist.
+    public var subscribers: Int
+    /// Seconds after midnight at which the simulated clock starts.
+    public var startOfDay: Double
+    /// Mean length of one association, in seconds.
+    public var meanSession: Double
+    /// New sessions per hour across the whole population at tide level 1.
+    public var arrivalsPerHour: Double
+    /// Multiplies every subscriber's traffic rate.
+    public var trafficScale: Double
+    /// How long a station kicked off by the AP waits before it tries to associate again.
+    public var reconnectDelay: Double
+    public var tide: Tide
+    public var faults: [ScheduledFault]
+
+    public init(name: String, subscribers: Int = 24, startOfDay: Double = 17 * 3600, meanSession: Double = 45 * 60,
+                arrivalsPerHour: Double = 30, trafficScale: Double = 1, reconnectDelay: Double = 30,
+                tide: Tide = .standard, faults: [ScheduledFault] = []) {
+        self.name = name
+        self.subscribers = subscribers
+        self.startOfDay = startOfDay
+        self.meanSession = meanSession
+        self.arrivalsPerHour = arrivalsPerHour
+        self.trafficScale = trafficScale
+        self.reconnectDelay = reconnectDelay
+        self.tide = tide
+        self.faults = faults
+    }
+}
+
+/// A fault that strikes at a simulated time, and optionally again every `every` seconds after.
+public struct ScheduledFault: Sendable, Equatable {
+    /// Seconds of simulated time after the start.
+    public var at: Double
+    public var every: Double?
+    public var action: FaultAction
+
+    public init(at: Double, every: Double? = nil, action: FaultAction) {
+        self.at = at
+        self.every = every
+        self.action = action
+    }
+}
+
+/// Something that goes wrong on the simulated board (the same set `hal-sim ctl inject` offers).
+public enum FaultAction: Sendable, Equatable, CustomStringConvertible {
+    /// hostapd terminates and comes back after `downSeconds` of real time.
+    case hostapdRestart(downSeconds: Double)
+    /// The driver's counters restart at zero, without any event.
+    case counterReset(FaultTarget)
+    /// The 32-bit byte counters jump to just below 2^32 (skipped with 64-bit counters).
+    case wrap32(FaultTarget)
+
+    public var description: String {
+        switch self {
+        case .hostapdRestart(let seconds): "hostapd-restart \(formatNumber(seconds))"
+        case .counterReset(let target): "counter-reset \(target)"
+        case .wrap32(let target): "wrap32 \(target)"
+        }
+    }
+
+    /// Parses `hostapd-restart [SECONDS]`, `counter-reset [all|random|ID]`, `wrap32 [all|random|ID]`.
+    public init?(words: [Substring]) {
+        guard let verb = words.first else { return nil }
+        let argument = words.dropFirst().first
+        guard words.count <= 2 else { return nil }
+        switch verb {
+        case "hostapd-restart":
+            guard let seconds = argument.map({ Double($0) }) ?? 3, seconds >= 0, seconds <= 3600 else { return nil }
+            self = .hostapdRestart(downSeconds: seconds)
+        case "counter-reset":
+            guard let target = FaultTarget(argument) else { return nil }
+            self = .counterReset(target)
+        case "wrap32":
+            guard let target = FaultTarget(argument) else { return nil }
+            self = .wrap32(target)
+        default:
+            return nil
+        }
+    }
+}
+
+/// Whom a counter fault hits.
+public enum FaultTarget: Sendable, Equatable, CustomStringConvertible {
+    /// Every connected station.
+    case all
+    /// One connected station, chosen by the seeded schedule.
+    case random
+    case subscriber(SubscriberID)
+
+    /// Parses nothing/`all`, `random`, `mac:aa:bb:..` or a bare MAC address.
+    public init?(_ word: Substring?) {
+        guard let word, word != "all" else { self = .all; return }
+        if word == "random" { self = .random; return }
+        if let id = SubscriberID(word), id.scheme == .mac { self = .subscriber(id); return }
+        if let mac = MACAddress(word) { self = .subscriber(.mac(mac)); return }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .all: "all"
+        case .random: "random"
+        case .subscriber(let id): id.description
+        }
+    }
+}
+
+/// A number without a needless `.0`.
+func formatNumber(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+}
