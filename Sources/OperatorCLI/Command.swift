@@ -2,8 +2,8 @@ import Control
 
 /// One `qlinkctl` command: its name, usage and what it does.
 ///
-/// To add a command (meter, chain, radio, ...), write a `static let` like those in
-/// `Commands.swift` and list it in `Command.all`; parsing, `--help` and exit statuses follow.
+/// To add a command (meter, chain, radio, ...), write a `static let` like those below or in
+/// `Streams.swift` and list it in `Command.all`; parsing, `--help` and exit statuses follow.
 public struct Command: Sendable {
     public var name: String
     /// One line for the command list.
@@ -78,4 +78,132 @@ func aligned(_ pairs: [(String, String)]) -> [String] {
     return pairs.map { key, value in
         key + String(repeating: " ", count: width - key.count + 2) + value
     }
+}
+
+/// The one-shot commands: one request, one reply, one printout.
+extension Command {
+    /// `status`: the daemon at a glance.
+    public static let status = Command(name: "status", summary: "the daemon at a glance: version, uptime, station, Wi-Fi, subscribers") { context in
+        let reply = try await context.call("status")
+        let report = try reply.decode(StatusReport.self)
+        if context.json {
+            try context.output.line(reply.result.compactText)
+        } else {
+            try context.output.lines(statusLines(report))
+        }
+        return ExitStatus.ok
+    }
+
+    /// `subscribers`: everyone seen since the daemon started, with their byte counts.
+    public static let subscribers = Command(name: "subscribers", summary: "every subscriber seen since qlinkd started, bytes up and down") { context in
+        let reply = try await context.call("subscribers")
+        let reports = try reply.decode([SubscriberReport].self)
+        if context.json {
+            try context.output.line(reply.result.compactText)
+        } else if reports.isEmpty {
+            try context.output.line("no subscribers seen since qlinkd started")
+        } else {
+            try context.output.lines(subscriberTable(reports))
+        }
+        return ExitStatus.ok
+    }
+
+    /// `ping`: checks that the daemon answers.
+    public static let ping = Command(name: "ping", summary: "check that qlinkd answers (prints pong)") { context in
+        let reply = try await context.call("ping")
+        try context.output.line(context.json ? jsonText(reply.result) : "pong")
+        return ExitStatus.ok
+    }
+
+    /// `reload`: asks the daemon to re-read its configuration.
+    public static let reload = Command(name: "reload", summary: "ask qlinkd to re-read its config (as SIGHUP does)") { context in
+        let reply = try await context.call("reload")
+        if context.json {
+            try context.output.line(jsonText(reply.result))
+        } else {
+            try context.output.lines(humanLines(reply.result, empty: "reloaded"))
+        }
+        return ExitStatus.ok
+    }
+
+    /// `help [COMMAND]`: the usage text.
+    public static let help = Command(name: "help", summary: "this text, or one command's usage", arguments: ["COMMAND"],
+                                     acceptsJSON: false, needsDaemon: false) { context in
+        if let name = context.arguments.positionals.first {
+            guard let command = Command.all.first(where: { $0.name == name }) else {
+                throw UsageError("unknown command '\(name)'")
+            }
+            try context.output.lines(Usage.command(command))
+        } else {
+            try context.output.lines(Usage.full())
+        }
+        return ExitStatus.ok
+    }
+
+    static func statusLines(_ report: StatusReport) -> [String] {
+        let wifi = report.wifiDetail.map { "\(report.wifi) (\($0))" } ?? report.wifi
+        return aligned([
+            ("qlinkd", "\(report.version) (pid \(report.pid))"),
+            ("uptime", Format.duration(seconds: report.uptimeSeconds)),
+            ("board", report.board),
+            ("station", report.station),
+            ("wifi", wifi),
+            ("subscribers", "\(report.subscribers)"),
+        ])
+    }
+
+    static func subscriberTable(_ reports: [SubscriberReport]) -> [String] {
+        var table = Table([.init("ID"), .init("KIND"), .init("UP", .right), .init("DOWN", .right),
+                           .init("CONNECTED", .right), .init("SIGNAL", .right)])
+        for report in reports {
+            table.append([
+                report.id, report.kind, Format.bytes(report.upBytes), Format.bytes(report.downBytes),
+                report.connected ? Format.duration(seconds: report.connectedSeconds) : "-",
+                Format.signal(report.signalDBm),
+            ])
+        }
+        return table.render()
+    }
+
+    /// A result as one JSON line; `{}` when the daemon sent none.
+    static func jsonText(_ result: JSONValue) -> String {
+        result == .null ? "{}" : result.compactText
+    }
+
+    /// A result for people: a string as is, an object as aligned `key value` lines, anything else as JSON.
+    static func humanLines(_ result: JSONValue, empty: String) -> [String] {
+        if result.isEmpty { return [empty] }
+        if case .string(let text) = result { return [text] }
+        guard case .object(let members) = result else { return [result.compactText] }
+        return aligned(members.keys.sorted().map { key in
+            if case .string(let text) = members[key]! { return (key, text) }
+            return (key, members[key]!.compactText)
+        })
+    }
+}
+
+/// Exit statuses, from sysexits.h where one fits.
+public enum ExitStatus {
+    public static let ok: Int32 = 0
+    /// The daemon refused the request (`ok:false`).
+    public static let refused: Int32 = 1
+    /// EX_USAGE: the command line is wrong.
+    public static let usage: Int32 = 64
+    /// EX_NOINPUT: the `--config` file cannot be read.
+    public static let noInput: Int32 = 66
+    /// EX_UNAVAILABLE: qlinkd is not running (no socket, refused, or it hung up).
+    public static let unavailable: Int32 = 69
+    /// EX_IOERR: another system error.
+    public static let ioError: Int32 = 74
+    /// EX_TEMPFAIL: qlinkd did not answer within `--timeout`.
+    public static let timedOut: Int32 = 75
+    /// EX_PROTOCOL: the reply was garbled.
+    public static let protocolError: Int32 = 76
+    /// EX_NOPERM: not allowed to connect to the socket.
+    public static let noPermission: Int32 = 77
+    /// EX_CONFIG: the config file is malformed.
+    public static let config: Int32 = 78
+
+    /// A one-shot command stopped by a signal: 128 + the signal, as shells report it.
+    public static func interrupted(by signal: Int32) -> Int32 { 128 + signal }
 }
