@@ -8,7 +8,7 @@ import Glibc
 /// Call `SignalSource.block(_:)` first thing in `main`, before any thread starts, so the
 /// signals are queued for the signalfd instead of killing the process.
 public final class SignalSource: Sendable {
-    private let socket: UnixSocket
+    private let fd: Int32
 
     /// Blocks `signals` in the calling thread and every thread it creates later.
     public static func block(_ signals: [Int32]) {
@@ -23,19 +23,24 @@ public final class SignalSource: Sendable {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
-        let fd = try valueOrErrno { signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }.get("signalfd")
-        socket = UnixSocket(fd: fd, kind: .datagram)
+        fd = try valueOrErrno { signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }.get("signalfd")
     }
 
     /// Waits for the next signal and returns its number.
     public func next() async throws -> Int32 {
+        var info = signalfd_siginfo()
+        let size = MemoryLayout<signalfd_siginfo>.size
         while true {
-            let bytes = try await socket.receive(maxBytes: MemoryLayout<signalfd_siginfo>.size)
-            if bytes.count >= 4 {
-                return bytes.withUnsafeBytes { Int32(bitPattern: $0.loadUnaligned(as: UInt32.self)) }
-            }
+            let n = Glibc.read(fd, &info, size)
+            if n == size { return Int32(bitPattern: info.ssi_signo) }
+            let error = Errno.current
+            guard n < 0, error == .wouldBlock || error == .interrupted else { throw SystemError(error, "read signalfd") }
+            if error == .wouldBlock { try await IOReactor.shared.wait(for: .readable, on: fd) }
         }
     }
 
-    public func close() { socket.close() }
+    public func close() {
+        IOReactor.shared.forget(fd)
+        Glibc.close(fd)
+    }
 }

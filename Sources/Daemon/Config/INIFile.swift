@@ -38,7 +38,8 @@ public enum INIFile {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> [INIEntry] {
         var entries: [INIEntry] = []
         var section: String?
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift, so split on both to read files written on Windows.
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let location = SourceLocation(file: file, line: index + 1)
             let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
