@@ -1,1 +1,6 @@
-print("todo")
+import HALSim
+import Posix
+
+AsyncMain.run(blocking: HALSimCommand.stopSignals) {
+    await HALSimCommand.main(Array(CommandLine.arguments.dropFirst()))
+}

@@ -13,7 +13,8 @@ public struct Scenario: Sendable, Equatable {
     public var startOfDay: Double
     /// Mean length of one association, in seconds.
     public var meanSession: Double
-    /// New sessions per hour across the whole population at tide level 1.
+    /// New sessions per hour across the scenario's population at tide level 1 (each
+    /// subscriber keeps its share when `--subscribers` changes the population).
     public var arrivalsPerHour: Double
     /// Multiplies every subscriber's traffic rate.
     public var trafficScale: Double
@@ -118,4 +119,73 @@ public enum FaultTarget: Sendable, Equatable, CustomStringConvertible {
 /// A number without a needless `.0`.
 func formatNumber(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+}
+
+/// The scenarios that ship with hal-sim, embedded so that the executable needs no files.
+///
+/// The same text is in `hal-sim/scenarios/NAME.conf`; a test keeps the two identical.
+public enum BuiltinScenarios {
+    /// The scenario used when `--scenario` is not given.
+    public static let defaultName = "busy-day"
+
+    /// Scenario text by name.
+    public static let texts: [String: String] = [
+        "quiet-night": """
+        # quiet-night: a handful of subscribers in the small hours, little traffic.
+        [world]
+        subscribers = 6
+        start = 01:30
+        session = 40m
+        arrivals = 20/h
+        traffic = 0.3
+        reconnect = 30s
+        """,
+        "busy-day": """
+        # busy-day (the default): a populated cell from late afternoon into the evening peak.
+        [world]
+        subscribers = 24
+        start = 17:00
+        session = 45m
+        arrivals = 30/h
+        traffic = 1.0
+        reconnect = 30s
+        tide = 00:00 0.25, 03:00 0.05, 06:00 0.08, 09:00 0.40, 13:00 0.55, 17:00 0.65, 20:00 1.0, 22:00 0.85
+        """,
+        "churn": """
+        # churn: many short sessions; stations come and go every few minutes.
+        [world]
+        subscribers = 48
+        start = 19:00
+        session = 3m
+        arrivals = 600/h
+        traffic = 0.5
+        reconnect = 10s
+        """,
+        "faults": """
+        # faults: a busy evening with things going wrong on a schedule (simulated time).
+        [world]
+        subscribers = 16
+        start = 18:00
+        session = 30m
+        arrivals = 30/h
+        traffic = 1.0
+        reconnect = 20s
+
+        [faults]
+        at = 2m hostapd-restart 3
+        every = 5m counter-reset random
+        every = 7m wrap32 random
+        at = 20m hostapd-restart 10
+        every = 1h counter-reset all
+        """,
+    ]
+
+    /// The names, in a stable order.
+    public static var names: [String] { ["quiet-night", "busy-day", "churn", "faults"] }
+
+    /// The parsed built-in scenario `name`, or nil if there is none by that name.
+    public static func scenario(named name: String) throws(ScenarioError) -> Scenario? {
+        guard let text = texts[name] else { return nil }
+        return try Scenario.parse(text, file: "hal-sim/scenarios/\(name).conf", name: name)
+    }
 }

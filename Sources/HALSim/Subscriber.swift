@@ -1,0 +1,141 @@
+import HAL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One simulated person with a phone: a fixed profile drawn from the seed, a schedule of
+/// wanting to be online, and (while associated) a session with the AP.
+struct Subscriber: Sendable {
+    let id: SubscriberID
+    let mac: MACAddress
+    /// Bytes per simulated second to and from the subscriber at tide level 1, before the scenario's scale.
+    let downRate: Double
+    let upRate: Double
+    let signalDBm: Int
+    var random: SimRandom
+
+    /// Whether the subscriber is in one of its online spells right now.
+    var wantsOnline = false
+    /// Simulated time of the next arrival (when away) or departure (when online).
+    var nextChange: Double = 0
+    /// It will not try to associate before this simulated time (after being kicked off, or
+    /// while the AP comes back).
+    var notBefore: Double = 0
+    /// The per-station passphrase its device holds, once one was provisioned for its MAC.
+    var knownKey: String?
+    var session: Session?
+    var everConnected = false
+    /// Ground truth: every byte it really sent and received, over all its sessions.
+    var truthUp: UInt64 = 0
+    var truthDown: UInt64 = 0
+
+    /// Draws the profile of subscriber number `index` under `seed`; `taken` keeps MACs unique.
+    init(index: Int, seed: UInt64, taken: inout Set<MACAddress>) {
+        var random = SimRandom(seed: seed, stream: UInt64(index))
+        var mac: MACAddress
+        repeat {
+            let value = random.next()
+            // 02: locally administered, unicast.
+            mac = MACAddress(bytes: [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) })!
+        } while !taken.insert(mac).inserted
+        self.mac = mac
+        self.id = .mac(mac)
+        downRate = random.logUniform(5_000, 2_500_000)
+        upRate = downRate * random.uniform(0.05, 0.35)
+        signalDBm = Int(random.uniform(-82, -38))
+        self.random = random
+    }
+}
+
+/// One association of a station with the AP, as the driver counts it.
+struct Session: Sendable {
+    let startSim: Double
+    /// The tide's cumulative integral at the start: traffic is a function of the integral since.
+    let startCumulative: Double
+    /// This session's intensity relative to the subscriber's usual rate.
+    let multiplier: Double
+    let aid: Int
+    /// The per-station passphrase and its keyid, when the station used one.
+    let key: String?
+    let keyID: String?
+    /// Exact bytes moved in this session (never wrapped).
+    var upBytes: UInt64 = 0
+    var downBytes: UInt64 = 0
+    /// What the driver adds to the exact counts before truncating to its width (wrapping
+    /// arithmetic): a counter reset or an injected wrap moves these, never the exact counts.
+    var upAdjust: UInt64 = 0
+    var downAdjust: UInt64 = 0
+    var upPacketAdjust: UInt64 = 0
+    var downPacketAdjust: UInt64 = 0
+
+    /// Average frame sizes used to derive packet counts from byte counts.
+    static let upFrameBytes: UInt64 = 220
+    static let downFrameBytes: UInt64 = 1_100
+
+    var upPackets: UInt64 { upBytes / Self.upFrameBytes }
+    var downPackets: UInt64 { downBytes / Self.downFrameBytes }
+}
+
+/// A finished session, kept (a bounded number of them) so tests can compare truth with sessions.
+struct SessionRecord: Sendable, Equatable {
+    let id: SubscriberID
+    let upBytes: UInt64
+    let downBytes: UInt64
+}
+
+/// A small deterministic random number generator (SplitMix64): the same seed gives the
+/// same sequence on every machine, which is what makes a scenario's schedule repeatable.
+public struct SimRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    /// An independent stream for `index` under `seed` (one per subscriber, so the order in
+    /// which subscribers draw numbers never changes anyone else's schedule).
+    public init(seed: UInt64, stream index: UInt64) {
+        var mixer = SimRandom(seed: seed ^ 0x5851_F42D_4C95_7F2D)
+        var indexMixer = SimRandom(seed: index &* 0xD6E8_FEB8_6659_FD93)
+        state = mixer.next() ^ indexMixer.next()
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
+    /// Uniform in [low, high).
+    public mutating func uniform(_ low: Double, _ high: Double) -> Double {
+        low + (high - low) * unit()
+    }
+
+    /// Log-uniform in [low, high): as many values in each decade of the range.
+    public mutating func logUniform(_ low: Double, _ high: Double) -> Double {
+        exp(log(low) + (log(high) - log(low)) * unit())
+    }
+
+    /// Exponentially distributed with `mean` (memoryless waiting times).
+    public mutating func exponential(mean: Double) -> Double {
+        -mean * log(1 - unit())
+    }
+
+    /// A stateless hash of a few numbers to [0, 1), for jitter that must not consume the stream.
+    public static func hashUnit(_ values: UInt64...) -> Double {
+        var generator = SimRandom(seed: 0x2545_F491_4F6C_DD1D)
+        var mixed: UInt64 = 0
+        for value in values {
+            generator.state ^= value
+            mixed ^= generator.next()
+        }
+        return Double(mixed >> 11) * 0x1p-53
+    }
+}

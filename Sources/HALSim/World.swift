@@ -1,0 +1,187 @@
+import HAL
+import Synchronization
+
+/// How a world is set up: the scenario and the command line's overrides.
+public struct WorldConfiguration: Sendable {
+    public var scenario: Scenario
+    /// Makes the schedule (arrivals, departures, rates, MACs) repeatable.
+    public var seed: UInt64
+    /// Simulated seconds per real second.
+    public var speed: Double
+    /// The population (the scenario's unless overridden).
+    public var subscribers: Int
+    /// The width of the byte counters the emulated driver reports.
+    public var counterWidth: CounterWidth
+    public var ssid = "Qlink-sim"
+    public var bssid = MACAddress(bytes: [0x02, 0x51, 0x00, 0x00, 0x00, 0x01])!
+    public var interface = "wlan0"
+
+    public init(scenario: Scenario, seed: UInt64 = 1, speed: Double = 1, subscribers: Int? = nil, counterWidth: CounterWidth = .bits32) {
+        self.scenario = scenario
+        self.seed = seed
+        self.speed = speed
+        self.subscribers = subscribers ?? scenario.subscribers
+        self.counterWidth = counterWidth
+    }
+}
+
+/// Something the emulated hostapd must tell the outside: a control-interface event for
+/// attached monitors (`<level>text`), or that its process stopped or started.
+public enum APEvent: Sendable, Equatable {
+    case message(level: Int, text: String)
+    /// hostapd terminated: its control socket must vanish.
+    case stopped
+    /// hostapd is back: a fresh control socket must appear.
+    case started
+}
+
+/// One station entry as hostapd would report it.
+public struct StationSnapshot: Sendable, Equatable {
+    public var mac: MACAddress
+    public var aid: Int
+    /// False for an entry hostapd keeps for a few seconds after it deauthenticated the station.
+    public var associated: Bool
+    /// Driver counters as reported: rx = from the station (upload), modulo the counter width.
+    public var rxBytes: UInt64 = 0
+    public var txBytes: UInt64 = 0
+    public var rxPackets: UInt64 = 0
+    public var txPackets: UInt64 = 0
+    public var inactiveMilliseconds = 0
+    public var signalDBm = 0
+    public var connectedSeconds: UInt64 = 0
+    public var keyID: String?
+    /// The session's exact byte counts (never wrapped or reset), for tests.
+    public var exactUpBytes: UInt64 = 0
+    public var exactDownBytes: UInt64 = 0
+
+    public init(mac: MACAddress, aid: Int, associated: Bool) {
+        self.mac = mac
+        self.aid = aid
+        self.associated = associated
+    }
+}
+
+/// The world at a glance (`hal-sim ctl status`).
+public struct WorldStatus: Sendable, Equatable {
+    public var simSeconds: Double
+    /// Seconds after midnight of the current simulated day, and which day.
+    public var timeOfDay: Double
+    public var day: Int
+    public var tideLevel: Double
+    public var paused: Bool
+    public var connected: Int
+    public var hostapdUp: Bool
+    public var apEnabled: Bool
+    public var subscribers: Int
+}
+
+/// The simulated world: subscribers, their sessions and the access point they use, advanced
+/// by explicit calls (`advance(by:)`) so that tests drive it without real time.
+///
+/// One lock guards all of it: a byte added to a station's counters is added to its truth in
+/// the same critical section. Events an operation causes go to the sink after that section,
+/// in order, under a second lock that keeps batches from different threads from interleaving.
+public final class World: Sendable {
+    public typealias EventSink = @Sendable ([APEvent]) -> Void
+
+    private let state: Mutex<WorldState>
+    private let delivery = Mutex<EventSink?>(nil)
+    public let configuration: WorldConfiguration
+
+    /// `pskLoader` reads the PSK file when hostapd (re)starts; nil when unreadable or invalid.
+    public init(configuration: WorldConfiguration, pskLoader: (@Sendable () -> [PSKEntry]?)? = nil) {
+        self.configuration = configuration
+        state = Mutex(WorldState(configuration: configuration, pskLoader: pskLoader))
+    }
+
+    /// Where events go from now on (the hostapd endpoint server).
+    public func setEventSink(_ sink: @escaping EventSink) {
+        delivery.withLock { $0 = sink }
+    }
+
+    private func perform<R: Sendable>(_ body: (inout WorldState) -> R) -> R {
+        delivery.withLock { sink in
+            let (result, events) = state.withLock { s -> (R, [APEvent]) in
+                let result = body(&s)
+                defer { s.events.removeAll() }
+                return (result, s.events)
+            }
+            if !events.isEmpty { sink?(events) }
+            return result
+        }
+    }
+
+    private func attempt<R: Sendable>(_ body: (inout WorldState) throws(WorldError) -> R) throws(WorldError) -> R {
+        try perform { s -> Result<R, WorldError> in
+            do throws(WorldError) { return .success(try body(&s)) } catch { return .failure(error) }
+        }.get()
+    }
+
+    /// Lets `real` time pass: simulated time moves `speed` times as far unless paused.
+    public func advance(by real: Duration) {
+        let (seconds, attoseconds) = real.components
+        perform { $0.advance(realSeconds: Double(seconds) + Double(attoseconds) * 1e-18) }
+    }
+
+    /// Freezes the world: no bytes move, nobody arrives or leaves, simulated time stops.
+    public func pause() { perform { $0.paused = true } }
+    public func resume() { perform { $0.paused = false } }
+
+    /// Every subscriber that ever associated, with the bytes it really moved, sorted by id.
+    public func truth() -> [TruthEntry] {
+        perform { s in
+            s.subscribers.filter(\.everConnected)
+                .map { TruthEntry(id: $0.id, upBytes: $0.truthUp, downBytes: $0.truthDown) }
+                .sorted { $0.id < $1.id }
+        }
+    }
+
+    public func status() -> WorldStatus {
+        perform { s in
+            let absolute = s.absolute(s.simTime)
+            let day = Int((absolute / Tide.day).rounded(.down))
+            return WorldStatus(simSeconds: s.simTime, timeOfDay: absolute - Double(day) * Tide.day, day: day,
+                               tideLevel: s.tide.level(at: absolute), paused: s.paused,
+                               connected: s.subscribers.filter { $0.session != nil }.count,
+                               hostapdUp: s.hostapd == .running, apEnabled: s.apEnabled, subscribers: s.subscribers.count)
+        }
+    }
+
+    /// hostapd's station list, newest first.
+    public func stations() -> [StationSnapshot] { perform { $0.stationSnapshots() } }
+
+    // MARK: hostapd commands
+
+    /// `DEAUTHENTICATE <argument>`; false means FAIL.
+    public func deauthenticate(_ argument: String) -> Bool { perform { $0.deauthenticate(argument) } }
+    /// Applies a freshly read PSK file (`RELOAD_WPA_PSK`).
+    public func reloadPSK(_ entries: [PSKEntry]) { perform { $0.reloadPSK(entries) } }
+    /// `ENABLE`; false means FAIL (already enabled).
+    public func enableAP() -> Bool { perform { $0.enableAP() } }
+    /// `DISABLE`; false means FAIL (already disabled).
+    public func disableAP() -> Bool { perform { $0.disableAP() } }
+
+    // MARK: injected faults
+
+    /// hostapd goes away now and comes back after `seconds` of real time.
+    public func injectHostapdRestart(downFor seconds: Double) throws(WorldError) {
+        try attempt { s throws(WorldError) in try s.restartHostapd(downFor: seconds) }
+    }
+
+    /// The driver's counters of one or all stations restart at zero. Returns how many stations.
+    @discardableResult
+    public func injectCounterReset(_ target: FaultTarget) throws(WorldError) -> Int {
+        try attempt { s throws(WorldError) in try s.resetCounters(target) }
+    }
+
+    /// The 32-bit byte counters of one or all stations move to just below 2^32. Returns how many.
+    @discardableResult
+    public func injectWrap32(_ target: FaultTarget) throws(WorldError) -> Int {
+        try attempt { s throws(WorldError) in try s.wrapCounters(target) }
+    }
+
+    // MARK: for tests
+
+    /// Finished sessions (the most recent few thousand) with their exact byte counts.
+    func sessionHistory() -> [SessionRecord] { perform { $0.history } }
+}

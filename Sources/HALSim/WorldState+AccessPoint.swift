@@ -1,0 +1,204 @@
+import HAL
+
+/// The emulated hostapd's side of the world: its lifecycle, its commands, the PSK file and
+/// the faults that hit its driver.
+extension WorldState {
+    static let broadcast = MACAddress(bytes: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])!
+    /// How far below 2^32 an injected wrap puts the byte counters.
+    static let wrapHeadroom: UInt64 = 8_192
+
+    // MARK: - hostapd lifecycle
+
+    /// hostapd terminates: stations are dropped, monitors hear it go, the socket vanishes.
+    mutating func restartHostapd(downFor seconds: Double) throws(WorldError) {
+        guard hostapd == .running else { throw WorldError("hostapd is already down") }
+        if apEnabled {
+            dropAllStations()
+            emit(3, "AP-DISABLED ")
+        }
+        emit(3, "CTRL-EVENT-TERMINATING ")
+        events.append(.stopped)
+        hostapd = .down(until: realTime + seconds)
+    }
+
+    /// hostapd is back: a fresh socket, the PSK file read again, stations reassociate soon.
+    mutating func startHostapd() {
+        hostapd = .running
+        apEnabled = true
+        events.append(.started)
+        if let entries = pskLoader?() { reloadPSK(entries) }
+        emit(3, "AP-ENABLED ")
+        stationsMayReturn()
+    }
+
+    /// `ENABLE`; false when already enabled (hostapd answers FAIL).
+    mutating func enableAP() -> Bool {
+        guard hostapd == .running, !apEnabled else { return false }
+        apEnabled = true
+        emit(3, "AP-ENABLED ")
+        stationsMayReturn()
+        return true
+    }
+
+    /// `DISABLE`; false when already disabled.
+    mutating func disableAP() -> Bool {
+        guard hostapd == .running, apEnabled else { return false }
+        dropAllStations()
+        apEnabled = false
+        emit(3, "AP-DISABLED ")
+        return true
+    }
+
+    mutating func dropAllStations() {
+        for i in subscribers.indices { endSession(i, linger: false) }
+        lingering.removeAll()
+        stationOrder.removeAll()
+    }
+
+    /// Stations that want to be online find the AP again after a few seconds each.
+    mutating func stationsMayReturn() {
+        for i in subscribers.indices where subscribers[i].wantsOnline {
+            subscribers[i].notBefore = max(subscribers[i].notBefore, simTime + subscribers[i].random.uniform(1, 6))
+        }
+    }
+
+    // MARK: - Commands
+
+    /// `DEAUTHENTICATE <mac>[ args]`; false when the address does not parse (hostapd answers FAIL).
+    mutating func deauthenticate(_ argument: String) -> Bool {
+        emit(2, "CTRL_IFACE DEAUTHENTICATE \(argument)")
+        guard let mac = MACAddress(argument.prefix(17)) else { return false }
+        if let i = indexByMAC[mac], subscribers[i].session != nil {
+            kick(i)
+        } else if lingering[mac] != nil {
+            lingering[mac]?.until = realTime + Self.lingerSeconds
+        } else if mac == Self.broadcast {
+            for i in subscribers.indices where subscribers[i].session != nil {
+                endSession(i, linger: false)
+                subscribers[i].notBefore = simTime + configuration.scenario.reconnectDelay
+            }
+            lingering.removeAll()
+            stationOrder.removeAll()
+        }
+        return true
+    }
+
+    /// Takes a freshly read PSK file: provisions keys to devices whose MAC just got an entry,
+    /// and kicks stations whose per-station key is no longer listed (RELOAD_WPA_PSK).
+    mutating func reloadPSK(_ entries: [PSKEntry]) {
+        let before = Set(pskEntries.filter { !$0.isWildcard }.map(\.mac))
+        var newest: [MACAddress: String] = [:]
+        for entry in entries where !entry.isWildcard { newest[entry.mac] = entry.key }
+        for (mac, key) in newest where !before.contains(mac) {
+            if let i = indexByMAC[mac] { subscribers[i].knownKey = key }
+        }
+        pskEntries = entries
+        for i in subscribers.indices {
+            guard let key = subscribers[i].session?.key else { continue }
+            let mac = subscribers[i].mac
+            if !entries.contains(where: { ($0.mac == mac || $0.isWildcard) && $0.key == key }) { kick(i) }
+        }
+    }
+
+    /// Whether station `i` may associate, and with which per-station key.
+    func admission(_ i: Int) -> (allowed: Bool, key: String?, keyID: String?) {
+        guard let known = subscribers[i].knownKey else { return (true, nil, nil) }
+        let mac = subscribers[i].mac
+        let entry = pskEntries.last { $0.mac == mac && $0.key == known } ?? pskEntries.last { $0.isWildcard && $0.key == known }
+        guard let entry else { return (false, nil, nil) }
+        return (true, known, entry.keyID)
+    }
+
+    // MARK: - Faults
+
+    mutating func fire(_ action: FaultAction) {
+        switch action {
+        case .hostapdRestart(let seconds): try? restartHostapd(downFor: seconds)
+        case .counterReset(let target): _ = try? resetCounters(target)
+        case .wrap32(let target): if configuration.counterWidth == .bits32 { _ = try? wrapCounters(target) }
+        }
+    }
+
+    /// The driver's counters of the targets restart at zero; truth is untouched. Returns how many.
+    mutating func resetCounters(_ target: FaultTarget) throws(WorldError) -> Int {
+        let targets = try resolve(target)
+        for i in targets {
+            guard var s = subscribers[i].session else { continue }
+            s.upAdjust = 0 &- s.upBytes
+            s.downAdjust = 0 &- s.downBytes
+            s.upPacketAdjust = 0 &- s.upPackets
+            s.downPacketAdjust = 0 &- s.downPackets
+            subscribers[i].session = s
+        }
+        return targets.count
+    }
+
+    /// The targets' 32-bit byte counters jump to just below 2^32. Returns how many.
+    mutating func wrapCounters(_ target: FaultTarget) throws(WorldError) -> Int {
+        guard configuration.counterWidth == .bits32 else { throw WorldError("wrap32 needs 32-bit counters (hal-sim runs with --counter-bits 64)") }
+        let targets = try resolve(target)
+        let nearTop = (UInt64(1) << 32) - Self.wrapHeadroom
+        for i in targets {
+            guard var s = subscribers[i].session else { continue }
+            s.upAdjust = nearTop &- s.upBytes
+            s.downAdjust = nearTop &- s.downBytes
+            subscribers[i].session = s
+        }
+        return targets.count
+    }
+
+    mutating func resolve(_ target: FaultTarget) throws(WorldError) -> [Int] {
+        let connected = subscribers.indices.filter { subscribers[$0].session != nil }.sorted { subscribers[$0].mac < subscribers[$1].mac }
+        switch target {
+        case .all:
+            return connected
+        case .random:
+            guard !connected.isEmpty else { return [] }
+            return [connected[Int(faultRandom.next() % UInt64(connected.count))]]
+        case .subscriber(let id):
+            guard let mac = id.macAddress, let i = indexByMAC[mac] else { throw WorldError("no subscriber \(id)") }
+            guard subscribers[i].session != nil else { throw WorldError("\(id) is not connected") }
+            return [i]
+        }
+    }
+
+    // MARK: - Snapshots
+
+    /// The stations as hostapd lists them (newest first), lingering entries included.
+    func stationSnapshots() -> [StationSnapshot] {
+        stationOrder.compactMap { mac in
+            guard let i = indexByMAC[mac] else { return nil }
+            if let session = subscribers[i].session { return snapshot(i, session) }
+            guard let entry = lingering[mac] else { return nil }
+            return StationSnapshot(mac: mac, aid: entry.aid, associated: false)
+        }
+    }
+
+    func snapshot(_ i: Int, _ session: Session) -> StationSnapshot {
+        let s = subscribers[i]
+        let mask = configuration.counterWidth.maximum
+        let second = UInt64(max(0, simTime))
+        let activity = max(0.02, tide.level(at: absolute(simTime)) * session.multiplier)
+        let inactive = min(60_000, Int(SimRandom.hashUnit(UInt64(i), second, 1) * 400 / activity))
+        let jitter = Int(SimRandom.hashUnit(UInt64(i), second / 5, 2) * 7) - 3
+        var snapshot = StationSnapshot(mac: s.mac, aid: session.aid, associated: true)
+        snapshot.rxBytes = (session.upBytes &+ session.upAdjust) & mask
+        snapshot.txBytes = (session.downBytes &+ session.downAdjust) & mask
+        snapshot.rxPackets = (session.upPackets &+ session.upPacketAdjust) & mask
+        snapshot.txPackets = (session.downPackets &+ session.downPacketAdjust) & mask
+        snapshot.inactiveMilliseconds = inactive
+        snapshot.signalDBm = s.signalDBm + jitter
+        snapshot.connectedSeconds = UInt64(max(0, simTime - session.startSim))
+        snapshot.keyID = session.keyID
+        snapshot.exactUpBytes = session.upBytes
+        snapshot.exactDownBytes = session.downBytes
+        return snapshot
+    }
+}
+
+/// A request the world refuses (a ctl injection that makes no sense now).
+public struct WorldError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,265 @@
+import HAL
+@testable import HALSim
+import Posix
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under /tmp, removed by `cleanUp`.
+struct TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        var template = Array("/tmp/halsim-test-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SystemError(.current, "mkdtemp")
+        }
+        path = String(cString: made)
+    }
+
+    func cleanUp() {
+        var fds: [String] = []
+        if let dir = opendir(path) {
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name != "." && name != ".." { fds.append(name) }
+            }
+            closedir(dir)
+        }
+        for name in fds {
+            let child = "\(path)/\(name)"
+            if rmdir(child) != 0 {
+                // A subdirectory with files (hostapd/wpa_psk) or a plain file.
+                if let sub = opendir(child) {
+                    while let entry = readdir(sub) {
+                        let inner = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                        if inner != "." && inner != ".." { unlink("\(child)/\(inner)") }
+                    }
+                    closedir(sub)
+                    rmdir(child)
+                } else {
+                    unlink(child)
+                }
+            }
+        }
+        rmdir(path)
+    }
+}
+
+/// Collects the events a world emits.
+final class EventRecorder: Sendable {
+    private let storage = Mutex<[APEvent]>([])
+    var events: [APEvent] { storage.withLock { $0 } }
+    var messages: [String] {
+        events.compactMap { if case .message(_, let text) = $0 { return text } else { return nil } }
+    }
+    func record(_ events: [APEvent]) { storage.withLock { $0 += events } }
+    func clear() { storage.withLock { $0.removeAll() } }
+}
+
+extension Scenario {
+    /// Everyone online at once and for hours: a stable population for protocol tests.
+    static func everyoneOnline(subscribers: Int = 3, reconnect: Double = 30) -> Scenario {
+        Scenario(name: "test", subscribers: subscribers, startOfDay: 20 * 3600, meanSession: 100 * 3600,
+                 arrivalsPerHour: 1_000_000, trafficScale: 1, reconnectDelay: reconnect)
+    }
+}
+
+/// The MACs a world with `seed` and `subscribers` gives its subscribers (profiles depend only on these).
+func subscriberMACs(seed: UInt64, subscribers: Int) -> [MACAddress] {
+    var taken: Set<MACAddress> = []
+    return (0..<subscribers).map { Subscriber(index: $0, seed: seed, taken: &taken).mac }
+}
+
+extension World {
+    /// Advances in `steps` equal real-time steps of `step`.
+    func advance(_ steps: Int, of step: Duration) {
+        for _ in 0..<steps { advance(by: step) }
+    }
+}
+
+@Suite struct WorldTests {
+    static func busyDay(seed: UInt64 = 7, speed: Double = 60, width: CounterWidth = .bits32) throws -> World {
+        let scenario = try #require(try BuiltinScenarios.scenario(named: "busy-day"))
+        return World(configuration: WorldConfiguration(scenario: scenario, seed: seed, speed: speed, counterWidth: width))
+    }
+
+    static func stable(width: CounterWidth = .bits32, subscribers: Int = 3) -> World {
+        World(configuration: WorldConfiguration(scenario: .everyoneOnline(subscribers: subscribers), seed: 3, speed: 1, counterWidth: width))
+    }
+
+    @Test func truthIsTheSumOverAllSessions() throws {
+        let world = try Self.busyDay()
+        world.advance(360, of: .seconds(1))   // six simulated hours, through the evening peak
+        let history = world.sessionHistory()
+        #expect(history.count > 10, "the schedule should have ended some sessions")
+        let current = world.stations().filter(\.associated)
+        let truth = world.truth()
+        #expect(!truth.isEmpty)
+        for entry in truth {
+            let ended = history.filter { $0.id == entry.id }
+            let live = current.filter { SubscriberID.mac($0.mac) == entry.id }
+            #expect(entry.upBytes == ended.reduce(0) { $0 + $1.upBytes } + live.reduce(0) { $0 + $1.exactUpBytes })
+            #expect(entry.downBytes == ended.reduce(0) { $0 + $1.downBytes } + live.reduce(0) { $0 + $1.exactDownBytes })
+        }
+        #expect(truth.reduce(0) { $0 + $1.downBytes } > 1_000_000_000, "six busy hours should move gigabytes")
+        #expect(truth == truth.sorted { $0.id < $1.id })
+    }
+
+    @Test func scheduleDoesNotDependOnTickSize() throws {
+        let fine = try Self.busyDay(speed: 10)
+        let coarse = try Self.busyDay(speed: 10)
+        let fineEvents = EventRecorder(), coarseEvents = EventRecorder()
+        fine.setEventSink(fineEvents.record)
+        coarse.setEventSink(coarseEvents.record)
+        fine.advance(2_000, of: .milliseconds(100))
+        coarse.advance(40, of: .seconds(5))
+        #expect(fineEvents.messages == coarseEvents.messages)
+        #expect(!fineEvents.messages.isEmpty)
+        let a = fine.truth(), b = coarse.truth()
+        #expect(a.map(\.id) == b.map(\.id))
+        for (x, y) in zip(a, b) {
+            // Only the last partial step may round differently.
+            #expect(x.downBytes.distance(to: y.downBytes).magnitude <= 2)
+            #expect(x.upBytes.distance(to: y.upBytes).magnitude <= 2)
+        }
+    }
+
+    @Test func seedChoosesTheSubscribers() throws {
+        #expect(subscriberMACs(seed: 1, subscribers: 24) == subscriberMACs(seed: 1, subscribers: 24))
+        #expect(subscriberMACs(seed: 1, subscribers: 24) != subscriberMACs(seed: 2, subscribers: 24))
+        #expect(Set(subscriberMACs(seed: 5, subscribers: 500)).count == 500)
+        #expect(subscriberMACs(seed: 9, subscribers: 50).allSatisfy { $0.bytes[0] == 0x02 })
+    }
+
+    @Test func overridingThePopulationKeepsEachSubscribersHabits() throws {
+        let scenario = try #require(try BuiltinScenarios.scenario(named: "busy-day"))
+        let base = WorldState(configuration: WorldConfiguration(scenario: scenario), pskLoader: nil)
+        let double = WorldState(configuration: WorldConfiguration(scenario: scenario, subscribers: 48), pskLoader: nil)
+        #expect(double.subscribers.count == 48)
+        #expect(double.arrivalRate == base.arrivalRate)
+        #expect(base.arrivalRate == 30.0 / 3600 / 24)
+    }
+
+    @Test func pauseFreezesEverything() throws {
+        let world = try Self.busyDay()
+        world.advance(10, of: .seconds(1))
+        world.pause()
+        let truth = world.truth(), stations = world.stations(), status = world.status()
+        let recorder = EventRecorder()
+        world.setEventSink(recorder.record)
+        world.advance(600, of: .seconds(1))   // ten simulated hours would pass if not paused
+        #expect(world.truth() == truth)
+        #expect(world.stations() == stations)
+        #expect(world.status().simSeconds == status.simSeconds)
+        #expect(world.status().paused)
+        #expect(recorder.events.isEmpty)
+        world.resume()
+        world.advance(by: .seconds(1))
+        #expect(world.status().simSeconds == status.simSeconds + 60)
+        #expect(world.truth() != truth)
+    }
+
+    @Test func counters32BitWrapModulo2To32() throws {
+        let world = Self.stable(width: .bits32)
+        world.advance(by: .seconds(10))
+        #expect(try world.injectWrap32(.all) == 3)
+        let top = (UInt64(1) << 32) - WorldState.wrapHeadroom
+        let before = world.stations()
+        #expect(before.allSatisfy { $0.rxBytes == top && $0.txBytes == top })
+        var wrapped = false
+        for _ in 0..<600 where !wrapped {
+            world.advance(by: .seconds(1))
+            wrapped = world.stations().contains { $0.txBytes < top }
+        }
+        #expect(wrapped, "a few KB of headroom must be used up within ten minutes")
+        for (now, then) in zip(world.stations(), before) {
+            #expect(now.mac == then.mac)
+            #expect(now.txBytes == (top + now.exactDownBytes - then.exactDownBytes) % (UInt64(1) << 32))
+            #expect(now.rxBytes == (top + now.exactUpBytes - then.exactUpBytes) % (UInt64(1) << 32))
+            #expect(now.txBytes <= UInt64(UInt32.max))
+        }
+    }
+
+    @Test func wrap32IsRefusedWith64BitCounters() {
+        let world = Self.stable(width: .bits64)
+        world.advance(by: .seconds(1))
+        #expect(throws: WorldError.self) { try world.injectWrap32(.all) }
+    }
+
+    @Test func counterResetKeepsTruth() throws {
+        let world = Self.stable()
+        world.advance(30, of: .seconds(1))
+        let id = try #require(world.truth().first?.id)
+        let mac = try #require(id.macAddress)
+        let truthBefore = try #require(world.truth().first)
+        #expect(try world.injectCounterReset(.subscriber(id)) == 1)
+        let reset = try #require(world.stations().first { $0.mac == mac })
+        #expect(reset.rxBytes == 0 && reset.txBytes == 0 && reset.rxPackets == 0 && reset.txPackets == 0)
+        #expect(world.truth().first == truthBefore)
+        world.advance(5, of: .seconds(1))
+        let later = try #require(world.stations().first { $0.mac == mac })
+        let truthAfter = try #require(world.truth().first)
+        #expect(later.txBytes > 0)
+        #expect(truthAfter.downBytes - truthBefore.downBytes == later.txBytes)
+        #expect(truthAfter.upBytes - truthBefore.upBytes == later.rxBytes)
+        #expect(throws: WorldError.self) { try world.injectCounterReset(.subscriber(.mac(MACAddress("02:00:00:00:00:99")!))) }
+    }
+
+    @Test func hostapdRestartDropsStationsThatComeBackFromZero() throws {
+        let world = Self.stable()
+        let recorder = EventRecorder()
+        world.setEventSink(recorder.record)
+        world.advance(60, of: .seconds(1))
+        let before = world.stations()
+        #expect(before.count == 3)
+        try world.injectHostapdRestart(downFor: 3)
+        #expect(recorder.messages.filter { $0.hasPrefix("AP-STA-DISCONNECTED ") }.count == 3)
+        #expect(Array(recorder.messages.suffix(2)) == ["AP-DISABLED ", "CTRL-EVENT-TERMINATING "])
+        #expect(recorder.events.last == .stopped)
+        #expect(world.stations().isEmpty && !world.status().hostapdUp)
+        #expect(throws: WorldError.self) { try world.injectHostapdRestart(downFor: 3) }
+        let truthWhileDown = world.truth()
+        world.advance(2, of: .seconds(1))
+        #expect(!world.status().hostapdUp)
+        #expect(world.truth() == truthWhileDown, "no Wi-Fi traffic while hostapd is away")
+        recorder.clear()
+        world.advance(20, of: .seconds(1))
+        #expect(world.status().hostapdUp)
+        #expect(recorder.events.first == .started)
+        #expect(recorder.messages.filter { $0.hasPrefix("AP-STA-CONNECTED ") }.count == 3)
+        for station in world.stations() {
+            #expect(station.connectedSeconds < 20)
+            #expect(station.exactDownBytes == station.txBytes)
+            #expect(station.txBytes < before.first { $0.mac == station.mac }!.txBytes + station.txBytes)
+        }
+    }
+
+    @Test func disableAndEnable() {
+        let world = Self.stable()
+        world.advance(by: .seconds(1))
+        #expect(world.disableAP())
+        #expect(!world.disableAP())
+        #expect(world.stations().isEmpty)
+        world.advance(30, of: .seconds(1))
+        #expect(world.stations().isEmpty)
+        #expect(world.enableAP())
+        #expect(!world.enableAP())
+        world.advance(10, of: .seconds(1))
+        #expect(world.stations().count == 3)
+    }
+
+    @Test func scheduledFaultsFire() throws {
+        var scenario = Scenario.everyoneOnline()
+        scenario.faults = [ScheduledFault(at: 10, every: 10, action: .counterReset(.all))]
+        let world = World(configuration: WorldConfiguration(scenario: scenario, seed: 1, speed: 1))
+        world.advance(9, of: .seconds(1))
+        let before = world.stations()
+        world.advance(by: .seconds(1))
+        let after = world.stations()
+        #expect(before.allSatisfy { $0.txBytes > 0 })
+        #expect(after.allSatisfy { $0.txBytes == 0 }, "the reset at t=10s leaves counters at zero")
+    }
+}
