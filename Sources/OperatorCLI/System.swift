@@ -46,31 +46,6 @@ public enum System {
         guard localtime_r(&seconds, &parts) != nil else { return 0 }
         return Int(parts.tm_gmtoff)
     }
-
-    /// Waits for one of `signals` (already blocked) on a signalfd of our own and returns it.
-    ///
-    /// A stand-in for `SignalSource.next()`, which reads its signalfd with `recvfrom` and so
-    /// fails with ENOTSOCK; used only when that call throws.
-    static func waitForSignal(_ signals: [Int32]) async throws -> Int32 {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for signal in signals { sigaddset(&set, signal) }
-        let fd = signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
-        guard fd >= 0 else { throw SystemError(.current, "signalfd") }
-        defer {
-            IOReactor.shared.forget(fd)
-            close(fd)
-        }
-        while true {
-            var info = signalfd_siginfo()
-            let size = MemoryLayout<signalfd_siginfo>.size
-            let n = read(fd, &info, size)
-            if n == size { return Int32(bitPattern: info.ssi_signo) }
-            let error = Errno.current
-            guard n < 0, error == .wouldBlock || error == .interrupted else { throw SystemError(error, "read signalfd") }
-            try await IOReactor.shared.wait(for: .readable, on: fd)
-        }
-    }
 }
 
 /// What stops a running command from outside: SIGINT/SIGTERM in the real program, a
@@ -100,11 +75,8 @@ public struct Interrupt: Sendable {
             let source = try SignalSource(signals)
             defer { source.close() }
             return try await source.next()
-        } catch is CancellationError {
-            return nil
         } catch {
-            // The signals are blocked: without a reader Ctrl-C would do nothing, so read our own.
-            do { return try await System.waitForSignal(signals) } catch { return nil }
+            return nil
         }
     }
 }

@@ -77,7 +77,7 @@ struct ConfigTests {
 
     @Test func missingFileIsNamed() {
         #expect { try ConfigLoader.load(path: "/nonexistent/qlinkd.conf") } throws: { error in
-            "\(error)".hasPrefix("/nonexistent/qlinkd.conf: cannot read")
+            "\(error)" == "cannot read config /nonexistent/qlinkd.conf: No such file or directory"
         }
     }
 

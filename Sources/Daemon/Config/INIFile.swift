@@ -11,10 +11,19 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public let location: SourceLocation?
     public let message: String
+    /// The file named here could not be read at all (as opposed to read and found wrong).
+    public let unreadableFile: String?
 
     public init(_ location: SourceLocation?, _ message: String) {
         self.location = location
         self.message = message
+        unreadableFile = nil
+    }
+
+    init(unreadable path: String, reason: String) {
+        location = nil
+        message = "cannot read config \(path): \(reason)"
+        unreadableFile = path
     }
 
     public var description: String {
@@ -85,7 +94,7 @@ public enum INIFile {
         do {
             return String(decoding: try FileSystem.readFile(path), as: UTF8.self)
         } catch {
-            throw ConfigError(nil, "\(path): cannot read: \(error.errno)")
+            throw ConfigError(unreadable: path, reason: "\(error.errno)")
         }
     }
 }
