@@ -23,10 +23,6 @@ public final class SubscriberTable: Sendable {
         public var sessions = 0
     }
 
-    /// A 32-bit counter that "wrapped" by more than this in one poll was reset instead:
-    /// 2 GiB in one poll is far beyond what the radio can carry.
-    static let largestPlausibleWrap: UInt64 = 1 << 31
-
     private let entries = Mutex<[SubscriberID: Entry]>([:])
 
     public init() {}
@@ -102,10 +98,7 @@ public final class SubscriberTable: Sendable {
     }
 
     private static func account(_ entry: inout Entry, reading: TrafficCounters, at now: UInt64) {
-        var delta = reading.delta(since: entry.lastReading ?? .zero(width: reading.width))
-        if delta.wrapped && (delta.upBytes > largestPlausibleWrap || delta.downBytes > largestPlausibleWrap) {
-            delta = TrafficDelta(firstReading: reading)
-        }
+        let delta = reading.delta(since: entry.lastReading ?? .zero(width: reading.width))
         entry.upBytes += delta.upBytes
         entry.downBytes += delta.downBytes
         let elapsed = Double(now &- entry.lastReadingAt) / 1e9

@@ -31,25 +31,37 @@ public struct TrafficCounters: Hashable, Sendable, Codable {
 
     /// What moved since `earlier`, a reading of the same session on the same source.
     ///
-    /// A 32-bit counter that went backwards wrapped once; a 64-bit counter that went
-    /// backwards was reset by its source, so the new reading is all that moved since.
+    /// A counter that went backwards either wrapped or was reset by its source. It wrapped
+    /// only if the source is 32-bit, the counter was in the upper half of its range, and
+    /// less than half the range moved; and only if no packet counter went backwards from
+    /// the lower half (packets are far from wrapping when bytes do). Otherwise the source
+    /// was reset, and the new reading is all that moved since.
     public func delta(since earlier: TrafficCounters) -> TrafficDelta {
-        TrafficDelta(
+        let counters = [(earlier.upBytes, upBytes), (earlier.downBytes, downBytes),
+                        (earlier.upPackets, upPackets), (earlier.downPackets, downPackets)]
+        let wentBack = counters.contains { $0.1 < $0.0 }
+        let reset = wentBack && counters.contains { !Self.canWrap(from: $0.0, to: $0.1, width: width) }
+        if reset {
+            return TrafficDelta(upBytes: upBytes, downBytes: downBytes, upPackets: upPackets, downPackets: downPackets, reset: true)
+        }
+        return TrafficDelta(
             upBytes: Self.advance(from: earlier.upBytes, to: upBytes, width: width),
             downBytes: Self.advance(from: earlier.downBytes, to: downBytes, width: width),
             upPackets: Self.advance(from: earlier.upPackets, to: upPackets, width: width),
             downPackets: Self.advance(from: earlier.downPackets, to: downPackets, width: width),
-            wrapped: width == .bits32 && (upBytes < earlier.upBytes || downBytes < earlier.downBytes),
-            reset: width == .bits64 && (upBytes < earlier.upBytes || downBytes < earlier.downBytes)
+            wrapped: wentBack
         )
     }
 
+    /// Whether going from `earlier` to `later` is explained by counting on (with at most one wrap).
+    static func canWrap(from earlier: UInt64, to later: UInt64, width: CounterWidth) -> Bool {
+        if later >= earlier { return true }
+        let half = width.maximum / 2
+        return width == .bits32 && earlier > half && (width.maximum - earlier) + later < half
+    }
+
     static func advance(from earlier: UInt64, to later: UInt64, width: CounterWidth) -> UInt64 {
-        if later >= earlier { return later - earlier }
-        switch width {
-        case .bits32: return (width.maximum - earlier) + later + 1
-        case .bits64: return later
-        }
+        later >= earlier ? later - earlier : (width.maximum - earlier) + later + 1
     }
 }
 

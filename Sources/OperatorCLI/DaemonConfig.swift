@@ -1,7 +1,8 @@
 import Daemon
 
-/// Finds `qlinkd`'s control socket from its config file, read exactly as `qlinkd` reads it
-/// (the same parser, keys and drop-ins `FILE.d/*.conf`).
+/// Finds `qlinkd`'s control socket from its config file, read with `qlinkd`'s own parser
+/// and drop-ins (`FILE.d/*.conf`); only `[control] socket` and `[paths] runtime` are
+/// checked, so a typo elsewhere does not cut the operator off from a running daemon.
 public enum DaemonConfig {
     /// The config read when neither `--socket` nor `--config` is given, if it exists.
     public static let defaultPath = ConfigLoader.defaultPath
@@ -36,7 +37,7 @@ public enum DaemonConfig {
     /// The control socket named by the config at `config` and its drop-ins.
     public static func controlSocketPath(config: String) throws(Failure) -> String {
         do {
-            return try ConfigLoader.load(path: config).controlSocket
+            return try ConfigLoader.controlSocket(path: config)
         } catch {
             throw Failure(error, config: config)
         }

@@ -87,3 +87,15 @@ struct ConfigTests {
         #expect(ConfigSchema.editDistance("same", "same") == 0)
     }
 }
+
+struct ControlSocketLookupTests {
+    @Test func onlyTheKeysThatDecideTheSocketAreChecked() throws {
+        let dir = try TemporaryDirectory()
+        let path = "\(dir.path)/qlinkd.conf"
+        try FileSystem.writeDurably(path, Array("[paths]\nruntime = /srv/run\n[log]\nlevel = loud\n[nonsense]\nx = 1\n".utf8))
+        #expect(try ConfigLoader.controlSocket(path: path) == "/srv/run/qlinkd.sock")
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: path) }
+        try FileSystem.writeDurably(path, Array("[control]\nsocket = relative\n".utf8))
+        #expect(throws: ConfigError.self) { try ConfigLoader.controlSocket(path: path) }
+    }
+}

@@ -7,8 +7,8 @@ struct SubscriberTableTests {
     let bob = SubscriberID.mac(MACAddress("02:00:00:00:00:02")!)
     let second: UInt64 = 1_000_000_000
 
-    func station(_ id: SubscriberID, up: UInt64, down: UInt64, width: CounterWidth = .bits32) -> StationInfo {
-        StationInfo(mac: id.macAddress!, counters: TrafficCounters(upBytes: up, downBytes: down, width: width))
+    func station(_ id: SubscriberID, up: UInt64, down: UInt64, packets: UInt64 = 0, width: CounterWidth = .bits32) -> StationInfo {
+        StationInfo(mac: id.macAddress!, counters: TrafficCounters(upBytes: up, downBytes: down, upPackets: packets, width: width))
     }
 
     @Test func sumsDeltasOverPolls() {
@@ -33,8 +33,8 @@ struct SubscriberTableTests {
     @Test func aSilentResetOn32BitIsNotAWrap() {
         let table = SubscriberTable()
         table.connected(alice, at: 0)
-        table.observe([station(alice, up: 3_000_000_000, down: 5)], at: second)
-        table.observe([station(alice, up: 1000, down: 5)], at: 2 * second)
+        table.observe([station(alice, up: 3_000_000_000, down: 5, packets: 900)], at: second)
+        table.observe([station(alice, up: 1000, down: 5, packets: 4)], at: 2 * second)
         #expect(table.all[0].upBytes == 3_000_001_000)
     }
 

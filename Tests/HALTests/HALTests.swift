@@ -37,6 +37,21 @@ struct CounterTests {
         #expect(delta.upBytes == 3 && delta.downBytes == 50 && delta.reset && !delta.wrapped)
     }
 
+    @Test func aDropFromTheLowerHalfIsAResetNotAWrap() {
+        let delta = TrafficCounters(upBytes: 1000, downBytes: 10, width: .bits32)
+            .delta(since: TrafficCounters(upBytes: 3_000_000, downBytes: 5, width: .bits32))
+        #expect(delta.reset && delta.upBytes == 1000 && delta.downBytes == 10)
+    }
+
+    @Test func packetsGoingBackBetrayAResetThatLooksLikeAWrap() {
+        let earlier = TrafficCounters(upBytes: UInt64(UInt32.max) - 8191, downBytes: 0, upPackets: 500, downPackets: 0, width: .bits32)
+        let wrapped = TrafficCounters(upBytes: 100, downBytes: 0, upPackets: 510, downPackets: 0, width: .bits32)
+        #expect(wrapped.delta(since: earlier).upBytes == 8292)
+        let reset = TrafficCounters(upBytes: 100, downBytes: 0, upPackets: 3, downPackets: 0, width: .bits32)
+        let delta = reset.delta(since: earlier)
+        #expect(delta.reset && delta.upBytes == 100 && delta.upPackets == 3)
+    }
+
     @Test func equalReadingsMoveNothing() {
         let c = TrafficCounters(upBytes: 7, downBytes: 7, upPackets: 1, downPackets: 1, width: .bits32)
         #expect(c.delta(since: c).isZero)

@@ -80,12 +80,13 @@ public enum ConfigSchema {
     public static let reloadable: Set<String> = ["log.level", "metering.poll_interval"]
 
     /// Builds settings from parsed entries: defaults first, then each entry in order.
-    public static func settings(from entries: [INIEntry]) throws(ConfigError) -> Settings {
+    /// With `only`, every other key (known or not) is skipped unchecked.
+    public static func settings(from entries: [INIEntry], only: Set<String>? = nil) throws(ConfigError) -> Settings {
         var settings = Settings()
         for key in keys where !key.defaultValue.isEmpty {
             do { try key.apply(&settings, key.defaultValue) } catch { preconditionFailure("bad default for \(key.qualifiedName): \(error)") }
         }
-        for entry in entries {
+        for entry in entries where only?.contains("\(entry.section).\(entry.key)") ?? true {
             guard let key = keys.first(where: { $0.section == entry.section && $0.name == entry.key }) else {
                 throw ConfigError(entry.location, unknownKeyMessage(section: entry.section, key: entry.key))
             }

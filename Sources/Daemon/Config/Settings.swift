@@ -51,6 +51,12 @@ public enum ConfigLoader {
     public static func load(path: String) throws(ConfigError) -> Settings {
         try ConfigSchema.settings(from: INIFile.load(path))
     }
+
+    /// The control socket named by the config, checking only the keys that decide it, so that
+    /// `qlinkctl` still reaches a running daemon while someone edits the rest of the file.
+    public static func controlSocket(path: String) throws(ConfigError) -> String {
+        try ConfigSchema.settings(from: INIFile.load(path), only: ["control.socket", "paths.runtime"]).controlSocket
+    }
 }
 
 import Synchronization
