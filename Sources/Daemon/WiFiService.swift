@@ -54,6 +54,8 @@ public final class WiFiService: Service {
             logger.notice("\(device) restored")
         case .accessPointEnabled, .accessPointDisabled:
             logger.notice("\(accessPoint.name): \(event.name)")
+        case .subscriberAttached, .subscriberDetached, .attachRefused:
+            logger.warning("\(accessPoint.name) reported a cellular event: \(event.name)")
         }
         bus.publish(event, time: SystemClock.wallMilliseconds())
     }

@@ -3,6 +3,12 @@ public enum HALEvent: Hashable, Sendable {
     case stationConnected(SubscriberID)
     /// `finalCounters` when the source reports them with the disconnect.
     case stationDisconnected(SubscriberID, finalCounters: TrafficCounters?)
+    /// A cellular subscriber attached to the cell.
+    case subscriberAttached(SubscriberID)
+    /// A cellular subscriber detached (or was detached); `finalCounters` when the stack gives them.
+    case subscriberDetached(SubscriberID, finalCounters: TrafficCounters?)
+    /// An attach was refused by policy (the cell is full, the subscriber is blocked).
+    case attachRefused(SubscriberID, reason: String)
     case accessPointEnabled
     case accessPointDisabled
     /// The backend lost its device; what it held is kept.
@@ -16,6 +22,9 @@ public enum HALEvent: Hashable, Sendable {
         switch self {
         case .stationConnected: "station-connected"
         case .stationDisconnected: "station-disconnected"
+        case .subscriberAttached: "subscriber-attached"
+        case .subscriberDetached: "subscriber-detached"
+        case .attachRefused: "attach-refused"
         case .accessPointEnabled: "ap-enabled"
         case .accessPointDisabled: "ap-disabled"
         case .degraded: "degraded"
@@ -27,7 +36,8 @@ public enum HALEvent: Hashable, Sendable {
     /// The subscriber the event is about, if any.
     public var subscriber: SubscriberID? {
         switch self {
-        case .stationConnected(let id), .stationDisconnected(let id, _): id
+        case .stationConnected(let id), .stationDisconnected(let id, _),
+             .subscriberAttached(let id), .subscriberDetached(let id, _), .attachRefused(let id, _): id
         default: nil
         }
     }
@@ -37,6 +47,7 @@ public enum HALEvent: Hashable, Sendable {
         switch self {
         case .degraded(let device, let reason): "\(device): \(reason)"
         case .restored(let device), .countersReset(let device): device
+        case .attachRefused(_, let reason): reason
         default: nil
         }
     }
