@@ -80,7 +80,7 @@ public final class ControlServer: Sendable {
 
     private func inject(_ words: [String]) -> Result<String, WorldError> {
         let argument = words.dropFirst().first
-        guard words.count <= 2 else { return .failure(WorldError("too many arguments for \(words[0])")) }
+        guard words.count <= (words.first == "wrap32" ? 3 : 2) else { return .failure(WorldError("too many arguments for \(words[0])")) }
         do throws(WorldError) {
             switch words.first {
             case "pause":
@@ -96,11 +96,18 @@ public final class ControlServer: Sendable {
                 try world.injectHostapdRestart(downFor: seconds)
                 logger.notice("injected: hostapd-restart (down for \(formatNumber(seconds))s)")
                 return .success("hostapd terminated; back in \(formatNumber(seconds))s\n")
-            case "counter-reset", "wrap32":
+            case "counter-reset":
                 guard let target = FaultTarget(argument.map { Substring($0) }) else { throw WorldError("not a subscriber id: \(argument ?? "")") }
-                let count = words[0] == "wrap32" ? try world.injectWrap32(target) : try world.injectCounterReset(target)
+                let count = try world.injectCounterReset(target)
                 logger.notice("injected: \(words.joined(separator: " ")) (\(count) stations)")
-                return .success("\(words[0]): \(count) station\(count == 1 ? "" : "s")\n")
+                return .success("counter-reset: \(count) station\(count == 1 ? "" : "s")\n")
+            case "wrap32":
+                guard case .wrap32(let target, let seconds)? = FaultAction(words: words.map { Substring($0) }) else {
+                    throw WorldError("usage: wrap32 [all|random|ID] [SECONDS] (SECONDS above 0, at most 3600; got '\(words.dropFirst().joined(separator: " "))')")
+                }
+                let count = try world.injectWrap32(target, seconds: seconds)
+                logger.notice("injected: \(words.joined(separator: " ")) (\(count) stations, \(formatNumber(seconds))s burst)")
+                return .success("wrap32: \(count) station\(count == 1 ? "" : "s"), burst over \(formatNumber(seconds))s\n")
             default:
                 throw WorldError("unknown event '\(words.first ?? "")' (expected hostapd-restart, counter-reset, wrap32, pause, resume)")
             }

@@ -71,9 +71,9 @@ public struct SimulatorOptions: Sendable, Equatable {
 
     public static let usage = """
         usage: hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--counter-bits 32|64]
-               hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG]
+               hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG...]
         scenarios: \(BuiltinScenarios.names.joined(separator: ", ")) (default \(BuiltinScenarios.defaultName)), or a file
-        events: hostapd-restart [SECONDS], counter-reset [ID], wrap32 [ID], pause, resume
+        events: hostapd-restart [SECONDS], counter-reset [ID], wrap32 [ID] [SECONDS], pause, resume
         """
 
     public init(root: String) {
@@ -131,7 +131,7 @@ public struct SimulatorOptions: Sendable, Equatable {
     }
 }
 
-/// `hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG]`
+/// `hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG...]`
 public struct ControlOptions: Sendable, Equatable {
     public var root: String
     /// The request words sent to the running hal-sim.
@@ -157,7 +157,7 @@ public struct ControlOptions: Sendable, Equatable {
             guard words.count == 1 || words == ["status", "--json"] else { throw UsageError("usage: status") }
             words = ["status"]
         case "inject":
-            guard (2...3).contains(words.count) else { throw UsageError("usage: inject EVENT [ARG]") }
+            guard (2...4).contains(words.count) else { throw UsageError("usage: inject EVENT [ARG...]") }
         case nil:
             throw UsageError("ctl needs a command: truth, status or inject")
         case let other?:

@@ -58,32 +58,45 @@ public enum FaultAction: Sendable, Equatable, CustomStringConvertible {
     case hostapdRestart(downSeconds: Double)
     /// The driver's counters restart at zero, without any event.
     case counterReset(FaultTarget)
-    /// The 32-bit byte counters jump to just below 2^32 (skipped with 64-bit counters).
-    case wrap32(FaultTarget)
+    /// A burst of real extra traffic carries the 32-bit byte counters just past 2^32 over
+    /// `seconds` of real time (skipped with 64-bit counters).
+    case wrap32(FaultTarget, seconds: Double)
+
+    /// How long a wrap32 burst lasts when no seconds are given (real seconds).
+    public static let defaultWrapSeconds = 12.0
 
     public var description: String {
         switch self {
         case .hostapdRestart(let seconds): "hostapd-restart \(formatNumber(seconds))"
         case .counterReset(let target): "counter-reset \(target)"
-        case .wrap32(let target): "wrap32 \(target)"
+        case .wrap32(let target, let seconds): "wrap32 \(target) \(formatNumber(seconds))"
         }
     }
 
-    /// Parses `hostapd-restart [SECONDS]`, `counter-reset [all|random|ID]`, `wrap32 [all|random|ID]`.
+    /// Parses `hostapd-restart [SECONDS]`, `counter-reset [all|random|ID]`,
+    /// `wrap32 [all|random|ID] [SECONDS]` (a lone number after wrap32 is the seconds).
     public init?(words: [Substring]) {
         guard let verb = words.first else { return nil }
-        let argument = words.dropFirst().first
-        guard words.count <= 2 else { return nil }
+        let arguments = Array(words.dropFirst())
+        let argument = arguments.first
         switch verb {
         case "hostapd-restart":
-            guard let seconds = argument.map({ Double($0) }) ?? 3, seconds >= 0, seconds <= 3600 else { return nil }
+            guard arguments.count <= 1, let seconds = argument.map({ Double($0) }) ?? 3, seconds >= 0, seconds <= 3600 else { return nil }
             self = .hostapdRestart(downSeconds: seconds)
         case "counter-reset":
-            guard let target = FaultTarget(argument) else { return nil }
+            guard arguments.count <= 1, let target = FaultTarget(argument) else { return nil }
             self = .counterReset(target)
         case "wrap32":
-            guard let target = FaultTarget(argument) else { return nil }
-            self = .wrap32(target)
+            guard arguments.count <= 2 else { return nil }
+            var seconds = Self.defaultWrapSeconds
+            var targetWords = arguments[...]
+            if let last = arguments.last, let number = Double(last) {
+                guard number > 0, number <= 3600 else { return nil }
+                seconds = number
+                targetWords = targetWords.dropLast()
+            }
+            guard targetWords.count <= 1, let target = FaultTarget(targetWords.first) else { return nil }
+            self = .wrap32(target, seconds: seconds)
         default:
             return nil
         }
@@ -174,7 +187,7 @@ public enum BuiltinScenarios {
         [faults]
         at = 2m hostapd-restart 3
         every = 5m counter-reset random
-        every = 7m wrap32 random
+        every = 7m wrap32 random 12
         at = 20m hostapd-restart 10
         every = 1h counter-reset all
         """,

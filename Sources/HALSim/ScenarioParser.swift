@@ -71,7 +71,7 @@ extension Scenario {
         guard key == "at" || key == "every" else { throw fail("unknown key '\(key)' in [faults] (expected 'at' or 'every')") }
         guard let when = words.first.flatMap(parseDuration) else { throw fail("'\(key)' needs a duration first (e.g. '\(key) = 2m hostapd-restart'), got '\(value)'") }
         guard let action = FaultAction(words: Array(words.dropFirst())) else {
-            throw fail("unknown fault '\(words.dropFirst().joined(separator: " "))' (expected hostapd-restart [SECONDS], counter-reset [all|random|ID], wrap32 [all|random|ID])")
+            throw fail("unknown fault '\(words.dropFirst().joined(separator: " "))' (expected hostapd-restart [SECONDS], counter-reset [all|random|ID], wrap32 [all|random|ID] [SECONDS])")
         }
         if key == "every" {
             guard when >= 1 else { throw fail("'every' needs an interval of at least 1s") }

@@ -58,11 +58,16 @@ struct Session: Sendable {
     /// The per-station passphrase and its keyid, when the station used one.
     let key: String?
     let keyID: String?
-    /// Exact bytes moved in this session (never wrapped).
+    /// Exact bytes moved in this session (never wrapped), wrap32 bursts included.
     var upBytes: UInt64 = 0
     var downBytes: UInt64 = 0
+    /// The part of `upBytes`/`downBytes` that wrap32 bursts moved (ordinary traffic is the rest).
+    var burstUpBytes: UInt64 = 0
+    var burstDownBytes: UInt64 = 0
+    /// A wrap32 burst in progress: extra real traffic that carries the counters past 2^32.
+    var burst: WrapBurst?
     /// What the driver adds to the exact counts before truncating to its width (wrapping
-    /// arithmetic): a counter reset or an injected wrap moves these, never the exact counts.
+    /// arithmetic): only a counter reset moves these, never the exact counts.
     var upAdjust: UInt64 = 0
     var downAdjust: UInt64 = 0
     var upPacketAdjust: UInt64 = 0
@@ -74,6 +79,30 @@ struct Session: Sendable {
 
     var upPackets: UInt64 { upBytes / Self.upFrameBytes }
     var downPackets: UInt64 { downBytes / Self.downFrameBytes }
+}
+
+/// Extra traffic injected by `wrap32`: `up`/`down` bytes moved evenly over `duration`
+/// simulated seconds from `start`, counted like any other byte (counters, packets, truth).
+struct WrapBurst: Sendable, Equatable {
+    /// Simulated time the burst began.
+    let start: Double
+    /// Simulated seconds it lasts (the requested real seconds times the world's speed).
+    let duration: Double
+    /// Bytes the whole burst moves, each way.
+    let up: UInt64
+    let down: UInt64
+    /// Bytes moved so far.
+    var upMoved: UInt64 = 0
+    var downMoved: UInt64 = 0
+
+    /// How many of `total` bytes are due by simulated time `t` (a function of `t` alone, so
+    /// tick size does not matter).
+    func due(_ total: UInt64, at t: Double) -> UInt64 {
+        guard duration > 0, t < start + duration else { return total }
+        return min(total, UInt64(Double(total) * (max(0, t - start) / duration)))
+    }
+
+    var isFinished: Bool { upMoved == up && downMoved == down }
 }
 
 /// A finished session, kept (a bounded number of them) so tests can compare truth with sessions.

@@ -174,10 +174,12 @@ public final class World: Sendable {
         try attempt { s throws(WorldError) in try s.resetCounters(target) }
     }
 
-    /// The 32-bit byte counters of one or all stations move to just below 2^32. Returns how many.
+    /// One or all stations start a wrap32 burst: real extra traffic that carries their 32-bit
+    /// byte counters just past 2^32 over `seconds` of real time, counted in truth like any
+    /// other byte. Refused with 64-bit counters. Returns how many bursts started.
     @discardableResult
-    public func injectWrap32(_ target: FaultTarget) throws(WorldError) -> Int {
-        try attempt { s throws(WorldError) in try s.wrapCounters(target) }
+    public func injectWrap32(_ target: FaultTarget, seconds: Double = FaultAction.defaultWrapSeconds) throws(WorldError) -> Int {
+        try attempt { s throws(WorldError) in try s.startWrapBursts(target, realSeconds: seconds) }
     }
 
     // MARK: for tests

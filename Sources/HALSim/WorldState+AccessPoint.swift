@@ -4,8 +4,8 @@ import HAL
 /// the faults that hit its driver.
 extension WorldState {
     static let broadcast = MACAddress(bytes: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])!
-    /// How far below 2^32 an injected wrap puts the byte counters.
-    static let wrapHeadroom: UInt64 = 8_192
+    /// How far past 2^32 a wrap32 burst carries the byte counters (ordinary traffic comes on top).
+    static let wrapMargin: UInt64 = 65_536
 
     // MARK: - hostapd lifecycle
 
@@ -115,7 +115,7 @@ extension WorldState {
         switch action {
         case .hostapdRestart(let seconds): try? restartHostapd(downFor: seconds)
         case .counterReset(let target): _ = try? resetCounters(target)
-        case .wrap32(let target): if configuration.counterWidth == .bits32 { _ = try? wrapCounters(target) }
+        case .wrap32(let target, let seconds): if configuration.counterWidth == .bits32 { _ = try? startWrapBursts(target, realSeconds: seconds) }
         }
     }
 
@@ -133,18 +133,30 @@ extension WorldState {
         return targets.count
     }
 
-    /// The targets' 32-bit byte counters jump to just below 2^32. Returns how many.
-    mutating func wrapCounters(_ target: FaultTarget) throws(WorldError) -> Int {
+    /// Starts a wrap32 burst on each target: real extra traffic, up and down, just enough to
+    /// carry its 32-bit byte counters `wrapMargin` past 2^32, spread evenly over `realSeconds`
+    /// of real time (that many times the speed in simulated time; nothing moves while paused).
+    /// The bytes move in `moveTraffic` like any others, so truth always equals what the
+    /// counters counted. A station already in a burst keeps it (with `all` or `random` it is
+    /// skipped; named, it is refused). Returns how many bursts started.
+    mutating func startWrapBursts(_ target: FaultTarget, realSeconds: Double) throws(WorldError) -> Int {
         guard configuration.counterWidth == .bits32 else { throw WorldError("wrap32 needs 32-bit counters (hal-sim runs with --counter-bits 64)") }
+        guard realSeconds > 0, realSeconds <= 3600 else { throw WorldError("wrap32 takes a number of seconds (above 0, at most 3600)") }
         let targets = try resolve(target)
-        let nearTop = (UInt64(1) << 32) - Self.wrapHeadroom
-        for i in targets {
-            guard var s = subscribers[i].session else { continue }
-            s.upAdjust = nearTop &- s.upBytes
-            s.downAdjust = nearTop &- s.downBytes
-            subscribers[i].session = s
+        if case .subscriber(let id) = target, let i = targets.first, subscribers[i].session?.burst != nil {
+            throw WorldError("\(id) is already in a wrap32 burst")
         }
-        return targets.count
+        let wrap = UInt64(1) << 32
+        var started = 0
+        for i in targets {
+            guard var s = subscribers[i].session, s.burst == nil else { continue }
+            let up = wrap - ((s.upBytes &+ s.upAdjust) % wrap) + Self.wrapMargin
+            let down = wrap - ((s.downBytes &+ s.downAdjust) % wrap) + Self.wrapMargin
+            s.burst = WrapBurst(start: simTime, duration: realSeconds * configuration.speed, up: up, down: down)
+            subscribers[i].session = s
+            started += 1
+        }
+        return started
     }
 
     mutating func resolve(_ target: FaultTarget) throws(WorldError) -> [Int] {

@@ -158,8 +158,9 @@ struct WorldState: Sendable {
 
     // MARK: - Traffic
 
-    /// Moves every associated station's bytes up to simulated time `t`. Each byte lands in
-    /// the session's counters and the subscriber's truth in the same step.
+    /// Moves every associated station's bytes up to simulated time `t`: its ordinary traffic
+    /// and any wrap32 burst. Each byte lands in the session's counters and the subscriber's
+    /// truth in the same step.
     mutating func moveTraffic(to t: Double) {
         guard t > simTime else { return }
         let cumulative = tide.cumulative(absolute(t))
@@ -169,14 +170,26 @@ struct WorldState: Sendable {
             let work = max(0, cumulative - session.startCumulative) * session.multiplier * scale
             let up = UInt64(subscribers[i].upRate * work)
             let down = UInt64(subscribers[i].downRate * work)
-            if up > session.upBytes {
-                subscribers[i].truthUp += up - session.upBytes
-                session.upBytes = up
+            // Ordinary traffic is a function of time; burst bytes come on top of it.
+            let ordinaryUp = session.upBytes - session.burstUpBytes
+            let ordinaryDown = session.downBytes - session.burstDownBytes
+            var moreUp = up > ordinaryUp ? up - ordinaryUp : 0
+            var moreDown = down > ordinaryDown ? down - ordinaryDown : 0
+            if var burst = session.burst {
+                let burstUp = burst.due(burst.up, at: t) - burst.upMoved
+                let burstDown = burst.due(burst.down, at: t) - burst.downMoved
+                burst.upMoved += burstUp
+                burst.downMoved += burstDown
+                session.burstUpBytes += burstUp
+                session.burstDownBytes += burstDown
+                moreUp += burstUp
+                moreDown += burstDown
+                session.burst = burst.isFinished ? nil : burst
             }
-            if down > session.downBytes {
-                subscribers[i].truthDown += down - session.downBytes
-                session.downBytes = down
-            }
+            session.upBytes += moreUp
+            session.downBytes += moreDown
+            subscribers[i].truthUp += moreUp
+            subscribers[i].truthDown += moreDown
             subscribers[i].session = session
         }
         simTime = t

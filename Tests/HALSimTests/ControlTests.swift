@@ -54,6 +54,13 @@ import Testing
             try await ControlClient.request(["inject", "wrap32", "nonsense"], root: directory.path)
         }
         #expect(try await ControlClient.request(["inject", "counter-reset"], root: directory.path) == "counter-reset: 3 stations\n")
+        #expect(try await ControlClient.request(["inject", "wrap32", "all", "5"], root: directory.path) == "wrap32: 3 stations, burst over 5s\n")
+        #expect(try await ControlClient.request(["inject", "wrap32"], root: directory.path) == "wrap32: 0 stations, burst over 12s\n")
+        for bad in [["wrap32", "all", "0"], ["wrap32", "all", "5", "6"], ["wrap32", "-3"], ["counter-reset", "all", "5"]] {
+            await #expect(throws: ControlClient.Failure.self) {
+                try await ControlClient.request(["inject"] + bad, root: directory.path)
+            }
+        }
     }
 
     @Test func ctlWithoutASimulatorSaysSo() async throws {
@@ -82,6 +89,8 @@ import Testing
         #expect(throws: UsageError.self) { try SimulatorOptions(root: "/r").with(scenario: "/no/such/file.conf").loadScenario() }
         let ctl = try ControlOptions.parse(["--root", "r", "inject", "wrap32", "mac:02:00:00:00:00:01"], workingDirectory: "/w")
         #expect(ctl.root == "/w/r" && ctl.words == ["inject", "wrap32", "mac:02:00:00:00:00:01"])
+        let timed = try ControlOptions.parse(["--root", "r", "inject", "wrap32", "mac:02:00:00:00:00:01", "5"], workingDirectory: "/w")
+        #expect(timed.words == ["inject", "wrap32", "mac:02:00:00:00:00:01", "5"])
         #expect(throws: UsageError.self) { try ControlOptions.parse(["truth"], workingDirectory: "/") }
         #expect(throws: UsageError.self) { try ControlOptions.parse(["--root", "/r", "truth", "--yaml"], workingDirectory: "/") }
     }

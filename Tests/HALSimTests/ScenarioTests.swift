@@ -29,7 +29,7 @@ import Testing
         let faults = try #require(try BuiltinScenarios.scenario(named: "faults"))
         #expect(faults.faults.first == ScheduledFault(at: 120, action: .hostapdRestart(downSeconds: 3)))
         #expect(faults.faults.contains(ScheduledFault(at: 300, every: 300, action: .counterReset(.random))))
-        #expect(faults.faults.contains(ScheduledFault(at: 420, every: 420, action: .wrap32(.random))))
+        #expect(faults.faults.contains(ScheduledFault(at: 420, every: 420, action: .wrap32(.random, seconds: 12))))
         #expect(try BuiltinScenarios.scenario(named: "no-such") == nil)
     }
 
@@ -47,7 +47,9 @@ import Testing
 
             [faults]
             at = 90s hostapd-restart 7
-            every = 10m wrap32 mac:02:00:00:00:00:01
+            every = 10m wrap32 mac:02:00:00:00:00:01 5
+            at = 2h wrap32 30
+            at = 3h wrap32 random
             at = 1h counter-reset 02:00:00:00:00:02
             """
         let s = try Scenario.parse(text, file: "x.conf", name: "x")
@@ -61,7 +63,9 @@ import Testing
         let mac1 = SubscriberID.mac(MACAddress("02:00:00:00:00:01")!)
         #expect(s.faults == [
             ScheduledFault(at: 90, action: .hostapdRestart(downSeconds: 7)),
-            ScheduledFault(at: 600, every: 600, action: .wrap32(.subscriber(mac1))),
+            ScheduledFault(at: 600, every: 600, action: .wrap32(.subscriber(mac1), seconds: 5)),
+            ScheduledFault(at: 7200, action: .wrap32(.all, seconds: 30)),
+            ScheduledFault(at: 10800, action: .wrap32(.random, seconds: 12)),
             ScheduledFault(at: 3600, action: .counterReset(.subscriber(.mac(MACAddress("02:00:00:00:00:02")!)))),
         ])
     }
@@ -77,6 +81,9 @@ import Testing
         ("[world]\ntide = 00:00 0, 12:00 1\n", 2, "levels above 0"),
         ("[faults]\nat = soon hostapd-restart\n", 2, "needs a duration"),
         ("[faults]\nat = 1m explode\n", 2, "unknown fault 'explode'"),
+        ("[faults]\nat = 1m wrap32 all 0\n", 2, "unknown fault 'wrap32 all 0'"),
+        ("[faults]\nat = 1m wrap32 all 5 6\n", 2, "unknown fault"),
+        ("[faults]\nat = 1m counter-reset all 5\n", 2, "unknown fault"),
         ("[world]\nsubscribers\n", 2, "expected 'key = value'"),
     ])
     func errorsNameFileAndLine(text: String, line: Int, message: String) {

@@ -162,31 +162,179 @@ extension World {
         #expect(world.truth() != truth)
     }
 
-    @Test func counters32BitWrapModulo2To32() throws {
+    static let wrap = UInt64(1) << 32
+
+    /// What the driver adds to the exact counts (nonzero after a counter reset), read back
+    /// from a snapshot: reported = (exact + offset) mod 2^32.
+    static func offsets(_ station: StationSnapshot) -> (up: UInt64, down: UInt64) {
+        (station.rxBytes &- station.exactUpBytes, station.txBytes &- station.exactDownBytes)
+    }
+
+    /// Whether both byte counters went past 2^32 since `then` (the exact bytes moved carried
+    /// them over the top), and now read small again.
+    static func wrapped(_ now: StationSnapshot, since then: StationSnapshot) -> Bool {
+        now.exactUpBytes - then.exactUpBytes >= wrap - then.rxBytes && now.exactDownBytes - then.exactDownBytes >= wrap - then.txBytes
+            && now.rxBytes < 64 << 20 && now.txBytes < 64 << 20
+    }
+
+    /// Whether neither byte counter reached 2^32 since `then`.
+    static func climbing(_ now: StationSnapshot, since then: StationSnapshot) -> Bool {
+        now.exactUpBytes - then.exactUpBytes < wrap - then.rxBytes && now.exactDownBytes - then.exactDownBytes < wrap - then.txBytes
+            && now.rxBytes > then.rxBytes && now.txBytes > then.txBytes
+    }
+
+    static func byMAC(_ stations: [StationSnapshot]) -> [MACAddress: StationSnapshot] {
+        Dictionary(uniqueKeysWithValues: stations.filter(\.associated).map { ($0.mac, $0) })
+    }
+
+    static func truthByMAC(_ world: World) -> [MACAddress: TruthEntry] {
+        Dictionary(uniqueKeysWithValues: world.truth().map { ($0.id.macAddress!, $0) })
+    }
+
+    @Test func wrap32BurstCarriesCountersPastTheWrapAsRealTraffic() throws {
         let world = Self.stable(width: .bits32)
-        world.advance(by: .seconds(10))
-        #expect(try world.injectWrap32(.all) == 3)
-        let top = (UInt64(1) << 32) - WorldState.wrapHeadroom
-        let before = world.stations()
-        #expect(before.allSatisfy { $0.rxBytes == top && $0.txBytes == top })
-        var wrapped = false
-        for _ in 0..<600 where !wrapped {
+        world.advance(20, of: .seconds(1))
+        // One station had a silent counter reset earlier: its counters run behind the exact bytes.
+        let resetMAC = try #require(world.stations().first?.mac)
+        #expect(try world.injectCounterReset(.subscriber(.mac(resetMAC))) == 1)
+        world.advance(5, of: .seconds(1))
+
+        let before = Self.byMAC(world.stations()), truthBefore = Self.truthByMAC(world)
+        let offsets = before.mapValues(Self.offsets)
+        #expect(offsets[resetMAC]! != (0, 0) && offsets.filter { $0.key != resetMAC }.allSatisfy { $0.value == (0, 0) })
+        #expect(try world.injectWrap32(.all, seconds: 12) == 3)
+
+        var previous = before, previousTruth = truthBefore
+        for _ in 0..<12 {
             world.advance(by: .seconds(1))
-            wrapped = world.stations().contains { $0.txBytes < top }
+            let now = Self.byMAC(world.stations()), truth = Self.truthByMAC(world)
+            #expect(Set(now.keys) == Set(before.keys))
+            for (mac, station) in now {
+                let last = try #require(previous[mac]), offset = try #require(offsets[mac])
+                let truthUp = truth[mac]!.upBytes - previousTruth[mac]!.upBytes
+                let truthDown = truth[mac]!.downBytes - previousTruth[mac]!.downBytes
+                // Each step's counter delta (mod 2^32) is that step's truth delta, and stays
+                // far below 2 GiB, so the wrap is unambiguous to a meter polling every second.
+                #expect((station.rxBytes &- last.rxBytes) % Self.wrap == truthUp)
+                #expect((station.txBytes &- last.txBytes) % Self.wrap == truthDown)
+                #expect(station.exactUpBytes - last.exactUpBytes == truthUp)
+                #expect(station.exactDownBytes - last.exactDownBytes == truthDown)
+                #expect(truthDown > 300_000_000 && truthDown < Self.wrap / 2, "about 4 GiB / 12 s each step")
+                #expect(station.rxBytes == (station.exactUpBytes &+ offset.up) % Self.wrap)
+                #expect(station.txBytes == (station.exactDownBytes &+ offset.down) % Self.wrap)
+            }
+            previous = now
+            previousTruth = truth
         }
-        #expect(wrapped, "a few KB of headroom must be used up within ten minutes")
-        for (now, then) in zip(world.stations(), before) {
-            #expect(now.mac == then.mac)
-            #expect(now.txBytes == (top + now.exactDownBytes - then.exactDownBytes) % (UInt64(1) << 32))
-            #expect(now.rxBytes == (top + now.exactUpBytes - then.exactUpBytes) % (UInt64(1) << 32))
-            #expect(now.txBytes <= UInt64(UInt32.max))
+
+        let after = Self.byMAC(world.stations()), truthAfter = Self.truthByMAC(world)
+        for (mac, station) in after {
+            let then = try #require(before[mac])
+            // Wrapped: small again, the margin past 2^32 plus twelve seconds of ordinary traffic.
+            #expect(Self.wrapped(station, since: then))
+            #expect(station.rxBytes >= WorldState.wrapMargin && station.txBytes >= WorldState.wrapMargin)
+            let exactUp = station.exactUpBytes - then.exactUpBytes, exactDown = station.exactDownBytes - then.exactDownBytes
+            #expect(exactUp > Self.wrap - then.rxBytes && exactDown > Self.wrap - then.txBytes)
+            #expect(truthAfter[mac]!.upBytes - truthBefore[mac]!.upBytes == exactUp)
+            #expect(truthAfter[mac]!.downBytes - truthBefore[mac]!.downBytes == exactDown)
         }
+
+        // The burst is over: back to ordinary traffic.
+        world.advance(by: .seconds(1))
+        for (mac, station) in Self.byMAC(world.stations()) {
+            #expect(station.exactDownBytes - after[mac]!.exactDownBytes < 10_000_000)
+        }
+    }
+
+    @Test func pauseStopsAWrap32BurstAndResumeContinuesIt() throws {
+        let world = Self.stable(width: .bits32)
+        world.advance(10, of: .seconds(1))
+        let before = Self.byMAC(world.stations())
+        #expect(try world.injectWrap32(.all, seconds: 10) == 3)
+        world.advance(4, of: .seconds(1))
+        world.pause()
+        let frozen = world.stations(), truth = world.truth()
+        world.advance(60, of: .seconds(1))
+        #expect(world.stations() == frozen && world.truth() == truth, "nothing moves while paused, bursts included")
+        world.resume()
+        world.advance(5, of: .seconds(1))   // 9 of the burst's 10 running seconds
+        for (mac, station) in Self.byMAC(world.stations()) {
+            let then = try #require(before[mac])
+            #expect(Self.climbing(station, since: then) && station.txBytes - then.txBytes > Self.wrap * 3 / 4, "not wrapped yet")
+        }
+        world.advance(by: .seconds(1))
+        for (mac, station) in Self.byMAC(world.stations()) {
+            #expect(Self.wrapped(station, since: before[mac]!), "wrapped on time")
+        }
+    }
+
+    @Test func wrap32BurstTakesRealSecondsAtAnySpeedAndAnyTickSize() throws {
+        func world() -> World {
+            World(configuration: WorldConfiguration(scenario: .everyoneOnline(), seed: 3, speed: 30, counterWidth: .bits32))
+        }
+        let fine = world(), coarse = world()
+        for w in [fine, coarse] {
+            w.advance(by: .seconds(2))
+            #expect(try w.injectWrap32(.all, seconds: 4) == 3)
+        }
+        let before = Self.byMAC(fine.stations())
+        fine.advance(30, of: .milliseconds(100))
+        coarse.advance(3, of: .seconds(1))
+        for (mac, station) in Self.byMAC(fine.stations()) {
+            #expect(Self.climbing(station, since: before[mac]!), "three of four real seconds: not wrapped yet")
+        }
+        fine.advance(10, of: .milliseconds(100))
+        coarse.advance(by: .seconds(1))
+        for (mac, station) in Self.byMAC(fine.stations()) {
+            #expect(Self.wrapped(station, since: before[mac]!), "wrapped after four real seconds (120 simulated)")
+        }
+        for (x, y) in zip(fine.truth(), coarse.truth()) {
+            #expect(x.downBytes.distance(to: y.downBytes).magnitude <= 2)
+            #expect(x.upBytes.distance(to: y.upBytes).magnitude <= 2)
+        }
+    }
+
+    @Test func aBurstEndsWhenItsStationLeaves() throws {
+        let world = Self.stable(width: .bits32)
+        world.advance(10, of: .seconds(1))
+        let mac = try #require(world.stations().first?.mac)
+        #expect(try world.injectWrap32(.subscriber(.mac(mac)), seconds: 12) == 1)
+        #expect(throws: WorldError.self) { try world.injectWrap32(.subscriber(.mac(mac))) }
+        #expect(try world.injectWrap32(.all) == 2, "a station already in a burst is skipped")
+        world.advance(3, of: .seconds(1))
+        let truthAtKick = try #require(Self.truthByMAC(world)[mac])
+        #expect(world.deauthenticate(mac.description))
+        world.advance(60, of: .seconds(1))   // it reassociates after about 30 s
+        let station = try #require(Self.byMAC(world.stations())[mac], "back after the reconnect delay")
+        #expect(station.exactDownBytes == station.txBytes && station.txBytes < 500_000_000, "the new session has no burst")
+        let truth = try #require(Self.truthByMAC(world)[mac])
+        #expect(truth.downBytes - truthAtKick.downBytes == station.exactDownBytes)
+        #expect(truth.upBytes - truthAtKick.upBytes == station.exactUpBytes)
+    }
+
+    @Test func scheduledWrap32StartsABurst() throws {
+        var scenario = Scenario.everyoneOnline()
+        scenario.faults = [ScheduledFault(at: 10, action: .wrap32(.all, seconds: 5))]
+        let narrow = World(configuration: WorldConfiguration(scenario: scenario, seed: 1, speed: 1, counterWidth: .bits32))
+        let wide = World(configuration: WorldConfiguration(scenario: scenario, seed: 1, speed: 1, counterWidth: .bits64))
+        narrow.advance(9, of: .seconds(1))
+        let before = Self.byMAC(narrow.stations())
+        narrow.advance(6, of: .seconds(1))
+        wide.advance(15, of: .seconds(1))
+        for (mac, station) in Self.byMAC(narrow.stations()) {
+            #expect(Self.wrapped(station, since: before[mac]!))
+        }
+        #expect(Self.byMAC(wide.stations()).values.allSatisfy { $0.exactDownBytes < 100_000_000 }, "skipped with 64-bit counters")
     }
 
     @Test func wrap32IsRefusedWith64BitCounters() {
         let world = Self.stable(width: .bits64)
         world.advance(by: .seconds(1))
         #expect(throws: WorldError.self) { try world.injectWrap32(.all) }
+        let narrow = Self.stable(width: .bits32)
+        narrow.advance(by: .seconds(1))
+        #expect(throws: WorldError.self) { try narrow.injectWrap32(.all, seconds: 0) }
+        #expect(throws: WorldError.self) { try narrow.injectWrap32(.all, seconds: 3601) }
     }
 
     @Test func counterResetKeepsTruth() throws {

@@ -76,9 +76,9 @@ import Testing
         usleep(3_000_000)
         try expectMeteredEqualsTruth(h, "steady traffic")
 
-        // 32-bit counters jump to just below 2^32 and wrap while traffic flows.
-        #expect(try h.simctl(["inject", "wrap32"]).status == 0)
-        usleep(4_000_000)
+        // A burst carries every station's 32-bit counters past 2^32 within 4 s (1.1 GiB a poll).
+        #expect(try h.simctl(["inject", "wrap32", "all", "4"]).status == 0)
+        usleep(5_500_000)
         try expectMeteredEqualsTruth(h, "after wrap32")
 
         // The driver zeroes its counters without telling anyone.
