@@ -2,3 +2,4 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/file.h>
+#include <sys/timex.h>

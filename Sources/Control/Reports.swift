@@ -10,8 +10,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
     /// Subscribers connected now.
     public var subscribers: Int
     public var pid: Int32
+    /// The metering journal: `ok`, or `stopped: <why>` (e.g. the disk is full).
+    public var metering: String?
+    /// Bytes appended and fsyncs made by the journal since the daemon started.
+    public var journalBytes: Int?
+    public var journalFsyncs: Int?
 
-    public init(version: String, uptimeSeconds: UInt64, board: String, station: String, wifi: String, wifiDetail: String?, subscribers: Int, pid: Int32) {
+    public init(version: String, uptimeSeconds: UInt64, board: String, station: String, wifi: String, wifiDetail: String?, subscribers: Int, pid: Int32,
+                metering: String? = nil, journalBytes: Int? = nil, journalFsyncs: Int? = nil) {
         self.version = version
         self.uptimeSeconds = uptimeSeconds
         self.board = board
@@ -20,10 +26,15 @@ public struct StatusReport: Codable, Sendable, Equatable {
         self.wifiDetail = wifiDetail
         self.subscribers = subscribers
         self.pid = pid
+        self.metering = metering
+        self.journalBytes = journalBytes
+        self.journalFsyncs = journalFsyncs
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, board, station, wifi, subscribers, pid
+        case version, board, station, wifi, subscribers, pid, metering
+        case journalBytes = "journal_bytes"
+        case journalFsyncs = "journal_fsyncs"
         case uptimeSeconds = "uptime_s"
         case wifiDetail = "wifi_detail"
     }

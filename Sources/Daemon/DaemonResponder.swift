@@ -8,6 +8,7 @@ struct DaemonResponder: ControlResponder {
 
     let settings: @Sendable () -> Settings
     let table: SubscriberTable
+    let metering: MeteringService
     let bus: EventBus
     let wifi: (any AccessPoint)?
     let startedAt: UInt64
@@ -17,7 +18,7 @@ struct DaemonResponder: ControlResponder {
     func reply(to request: ControlRequest) async -> [UInt8] {
         switch request.command {
         case "ping": return encode(.success("pong"))
-        case "status": return encode(.success(status()))
+        case "status": return encode(.success(await status()))
         case "subscribers": return encode(.success(subscribers()))
         case "reload":
             switch await reload() {
@@ -44,7 +45,7 @@ struct DaemonResponder: ControlResponder {
         }
     }
 
-    func status() -> StatusReport {
+    func status() async -> StatusReport {
         let settings = settings()
         let wifiState: String
         var detail: String?
@@ -55,10 +56,12 @@ struct DaemonResponder: ControlResponder {
             wifiState = LinkState.down.rawValue
             detail = "disabled in config"
         }
+        let meter = await metering.status()
         return StatusReport(version: Self.version,
                             uptimeSeconds: (SystemClock.monotonicNanoseconds() - startedAt) / 1_000_000_000,
                             board: settings.board.rawValue, station: settings.stationName, wifi: wifiState,
-                            wifiDetail: detail, subscribers: table.connectedCount, pid: ProcessInfo.id)
+                            wifiDetail: detail, subscribers: table.connectedCount, pid: ProcessInfo.id,
+                            metering: meter.journal, journalBytes: meter.bytesAppended, journalFsyncs: meter.fsyncs)
     }
 
     func subscribers() -> [SubscriberReport] {

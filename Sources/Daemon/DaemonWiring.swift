@@ -11,17 +11,19 @@ struct DaemonWiring {
     let logger: Logger
     let reload: @Sendable () async -> Result<String, ConfigError>
 
-    func serviceGroup() -> ServiceGroup {
+    func serviceGroup() throws -> ServiceGroup {
         let initial = settings.current
         let table = SubscriberTable()
         let bus = EventBus()
         var services: [any Service] = []
         var heartbeats: [SystemdService.Heartbeat] = []
+        let metering = try MeteringService(settings: initial, key: key, logger: logger.child("metering"))
+        services.append(metering)
 
         let accessPoint: (any AccessPoint)? = initial.wifiEnabled ? makeAccessPoint(initial) : nil
         if let accessPoint {
             let store = settings
-            let wifi = WiFiService(accessPoint: accessPoint, table: table, bus: bus,
+            let wifi = WiFiService(accessPoint: accessPoint, table: table, metering: metering, bus: bus,
                                    pollInterval: { store.current.pollInterval }, logger: logger.child("wifi"))
             services.append(wifi)
             let limit = initial.pollInterval * 3 + initial.commandTimeout * 4 + .seconds(10)
@@ -29,7 +31,7 @@ struct DaemonWiring {
         }
 
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
-        let responder = DaemonResponder(settings: { [settings] in settings.current }, table: table, bus: bus, wifi: accessPoint,
+        let responder = DaemonResponder(settings: { [settings] in settings.current }, table: table, metering: metering, bus: bus, wifi: accessPoint,
                                         startedAt: SystemClock.monotonicNanoseconds(),
                                         stationAddress: key.publicKey.description, reload: reload)
         services.append(ControlServer(path: initial.controlSocket, group: initial.controlGroup,

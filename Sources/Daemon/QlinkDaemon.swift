@@ -79,7 +79,10 @@ public enum QlinkDaemon {
         let reload: @Sendable () async -> Result<String, ConfigError> = {
             reloadConfig(path: configPath, store: store, filter: filter, logger: logger)
         }
-        let group = DaemonWiring(settings: store, key: identity.key, logger: logger, reload: reload).serviceGroup()
+        let group: ServiceGroup
+        do { group = try DaemonWiring(settings: store, key: identity.key, logger: logger, reload: reload).serviceGroup() } catch {
+            return fail("\(error)", code: ExitCode.cannotCreate)
+        }
         let signalTask = Task {
             while let signal = try? await signals.next() {
                 if signal == SIGHUP {

@@ -1,5 +1,6 @@
 import HAL
 import Logging
+import Metering
 import Posix
 import Synchronization
 
@@ -9,16 +10,18 @@ public final class WiFiService: Service {
     public let name = "wifi"
     public let accessPoint: any AccessPoint
     private let table: SubscriberTable
+    private let metering: MeteringService?
     private let bus: EventBus
     private let pollInterval: @Sendable () -> Duration
     private let logger: Logger
     /// Monotonic nanoseconds of the last completed poll loop, for the watchdog.
     public let heartbeat = Atomic<UInt64>(0)
 
-    public init(accessPoint: any AccessPoint, table: SubscriberTable, bus: EventBus,
+    public init(accessPoint: any AccessPoint, table: SubscriberTable, metering: MeteringService?, bus: EventBus,
                 pollInterval: @escaping @Sendable () -> Duration, logger: Logger) {
         self.accessPoint = accessPoint
         self.table = table
+        self.metering = metering
         self.bus = bus
         self.pollInterval = pollInterval
         self.logger = logger
@@ -38,15 +41,23 @@ public final class WiFiService: Service {
     /// delivered, so a poll never sees a session the table does not know has begun.
     private func handle(_ event: HALEvent) {
         let now = SystemClock.monotonicNanoseconds()
+        let time = SystemClock.wallMilliseconds()
         switch event {
         case .stationConnected(let id):
             table.connected(id, at: now)
+            metering?.sessionStarted(id)
             logger.info("\(id) connected")
         case .stationDisconnected(let id, let final):
             table.disconnected(id, finalCounters: final, at: now)
             logger.info("\(id) disconnected")
+            if let metering {
+                // Reported closed only once its final reading is durable.
+                metering.sessionEnded(id, finalCounters: final) { [bus] in bus.publish(event, time: time) }
+                return
+            }
         case .countersReset(let device):
             table.sourceReset(scheme: .mac)
+            metering?.sourceRestarted(.mac)
             logger.notice("\(device) restarted: every Wi-Fi session starts again")
         case .degraded(let device, let reason):
             logger.warning("\(device) degraded: \(reason)")
@@ -57,7 +68,7 @@ public final class WiFiService: Service {
         case .subscriberAttached, .subscriberDetached, .attachRefused:
             logger.warning("\(accessPoint.name) reported a cellular event: \(event.name)")
         }
-        bus.publish(event, time: SystemClock.wallMilliseconds())
+        bus.publish(event, time: time)
     }
 
     private func pollLoop() async throws {
@@ -67,6 +78,8 @@ public final class WiFiService: Service {
                 do {
                     let stations = try await accessPoint.stations()
                     table.observe(stations, at: SystemClock.monotonicNanoseconds())
+                    metering?.observe(stations.map { MeterReading(subscriber: $0.subscriber, counters: $0.counters,
+                                                                  connectedSeconds: $0.connectedSeconds) }, scheme: .mac)
                     lastFailure = ""
                 } catch let error as CancellationError {
                     throw error

@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,21 @@ public enum SystemClock {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Whether the kernel says the wall clock is synchronised (by NTP or a PPS/GPS source):
+    /// `adjtimex` reports TIME_ERROR, or STA_UNSYNC set, until a time daemon has disciplined it.
+    public static func wallClockSynchronized() -> Bool {
+        var t = timex()
+        let state = adjtimex(&t)
+        return state >= 0 && state != TIME_ERROR && t.status & STA_UNSYNC == 0
+    }
+
+    /// This boot's identity (`/proc/sys/kernel/random/boot_id`): monotonic readings from
+    /// different boots cannot be compared.
+    public static func bootID() -> String {
+        guard let bytes = try? FileSystem.readFile("/proc/sys/kernel/random/boot_id") else { return "unknown" }
+        return String(decoding: bytes.filter { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
     }
 
     /// CPU time used by this process so far, in microseconds.

@@ -101,3 +101,20 @@ extension FileSystem {
         return info.st_mode & 0o7777
     }
 }
+
+extension FileSystem {
+    /// The size of `path` in bytes.
+    public static func size(of path: String) throws(SystemError) -> Int {
+        var info = stat()
+        try nothingOrErrno { stat(path, &info) }.get("stat \(path)")
+        return Int(info.st_size)
+    }
+
+    /// Cuts `path` to `length` bytes and flushes it.
+    public static func truncate(_ path: String, to length: Int) throws(SystemError) {
+        let fd = try FileDescriptor.open(path, .writeOnly)
+        defer { fd.close() }
+        try fd.truncate(to: Int64(length))
+        try fd.sync()
+    }
+}

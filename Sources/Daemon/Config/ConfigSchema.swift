@@ -68,6 +68,15 @@ public enum ConfigSchema {
         Key(section: "metering", name: "poll_interval", defaultValue: "5s", summary: "how often every subscriber's counters are read") { s, v throws(ConfigError) in
             s.pollInterval = try duration(v, in: .milliseconds(100) ... .seconds(300))
         },
+        Key(section: "metering", name: "flush_interval", defaultValue: "150s", summary: "how often readings are written to the journal (one fsync); a disconnect is written at once") { s, v throws(ConfigError) in
+            s.flushInterval = try duration(v, in: .seconds(1) ... .seconds(3600))
+        },
+        Key(section: "metering", name: "directory", defaultValue: "", summary: "the metering journal (default: STATE/metering)") { s, v throws(ConfigError) in
+            s.meteringDirectoryOverride = v.isEmpty ? nil : try absolutePath(v)
+        },
+        Key(section: "metering", name: "segment_size", defaultValue: "8M", summary: "journal segment size before a new one starts (K, M suffixes)") { s, v throws(ConfigError) in
+            s.segmentBytes = try byteSize(v, in: 4096 ... (1 << 30))
+        },
         Key(section: "log", name: "level", defaultValue: "info", summary: "debug, info, notice, warning, error or critical") { s, v throws(ConfigError) in
             guard let level = LogLevel(name: v) else {
                 throw ConfigError(nil, "expected one of \(LogLevel.allCases.map(\.description).joined(separator: ", ")), got '\(v)'")

@@ -31,6 +31,9 @@ public struct Settings: Sendable, Equatable {
     public var reconnectMaximum = Duration.seconds(5)
     // [metering]
     public var pollInterval = Duration.seconds(5)
+    public var flushInterval = Duration.seconds(150)
+    public var meteringDirectoryOverride: String?
+    public var segmentBytes = 8 << 20
     // [log]
     public var logLevel = LogLevel.info
 
@@ -41,6 +44,8 @@ public struct Settings: Sendable, Equatable {
     /// The station's Ed25519 key: `[station] key_file`, else `station.key` in the state directory.
     public var stationKeyFile: String { keyFile ?? "\(stateDirectory)/station.key" }
     public var lockFile: String { "\(stateDirectory)/qlinkd.lock" }
+    /// The metering journal: `[metering] directory`, else `metering` in the state directory.
+    public var meteringDirectory: String { meteringDirectoryOverride ?? "\(stateDirectory)/metering" }
 }
 
 /// Loads `Settings` from a config file and its drop-ins.
@@ -56,6 +61,12 @@ public enum ConfigLoader {
     /// `qlinkctl` still reaches a running daemon while someone edits the rest of the file.
     public static func controlSocket(path: String) throws(ConfigError) -> String {
         try ConfigSchema.settings(from: INIFile.load(path), only: ["control.socket", "paths.runtime"]).controlSocket
+    }
+
+    /// The paths `qlinkctl meter` reads while the daemon may be down: only their keys are checked.
+    public static func stationFiles(path: String) throws(ConfigError) -> (metering: String, stationKey: String) {
+        let s = try ConfigSchema.settings(from: INIFile.load(path), only: ["paths.state", "metering.directory", "station.key_file"])
+        return (s.meteringDirectory, s.stationKeyFile)
     }
 }
 

@@ -32,6 +32,21 @@ extension ConfigSchema {
         return value
     }
 
+    /// `4096`, `64K`, `8M`, `1G`.
+    static func byteSize(_ v: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        let scales: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var digits = Substring(v)
+        var scale = 1
+        if let last = v.last, let s = scales[Character(last.uppercased())] {
+            scale = s
+            digits = v.dropLast()
+        }
+        guard let n = Int(digits), n >= 0, n <= Int.max / scale, range.contains(n * scale) else {
+            throw ConfigError(nil, "expected a size like 4096, 64K or 8M from \(range.lowerBound) to \(range.upperBound) bytes, got '\(v)'")
+        }
+        return n * scale
+    }
+
     /// `500ms`, `5s`, `2m`, `1h`; a bare number is seconds.
     static func duration(_ v: String, in range: ClosedRange<Duration>) throws(ConfigError) -> Duration {
         let units: [(String, Duration)] = [("ms", .milliseconds(1)), ("s", .seconds(1)), ("m", .seconds(60)), ("h", .seconds(3600))]

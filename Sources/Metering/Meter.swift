@@ -1,0 +1,231 @@
+import Crypto
+import HAL
+import Logging
+import Posix
+
+/// Turns counter readings and session events into journal records.
+///
+/// Deltas are taken against the last durable reading, so a crash loses nothing of a
+/// subscriber who is still connected: after a restart the source's cumulative counters
+/// are compared with what the journal last recorded. Records are written in group commits
+/// every `flushInterval` (for the flash), and at once when a session closes: a closed
+/// session's final reading is durable before `sessionEnded` returns.
+///
+/// Not thread-safe: one owner calls it (the daemon's metering queue).
+public final class Meter {
+    public struct Configuration: Sendable {
+        public var flushInterval: Duration
+        /// Polls in a row that must miss a session before it is taken as gone.
+        public var missesBeforeClose = 2
+        public var counterWidths: [SubscriberID.Scheme: CounterWidth]
+
+        public init(flushInterval: Duration, counterWidths: [SubscriberID.Scheme: CounterWidth]) {
+            self.flushInterval = flushInterval
+            self.counterWidths = counterWidths
+        }
+    }
+
+    /// The journal's health, for status.
+    public enum JournalState: Sendable, Equatable {
+        case ok
+        /// Appends fail (e.g. the disk is full): readings are kept in memory and retried.
+        case stopped(String)
+    }
+
+    /// How long the last reading of a closed session is kept to recognise its association.
+    static let rememberClosed: UInt64 = 600 * 1_000_000_000
+    /// `connected_time` counts whole seconds, so an association time derived from it is late
+    /// by up to a second.
+    static let connectedTimeSlack: UInt64 = 1_000_000_000
+
+    private let configuration: Configuration
+    private let writer: JournalWriter
+    private let logger: Logger
+    private let clockTrusted: () -> Bool
+    private var sessions: [SubscriberID: MeterSession] = [:]
+    private var closing: [(session: MeterSession, reason: String)] = []
+    private var notes: [String] = []
+    private var nextSession: UInt64
+    private var lastFlush: UInt64
+    /// The last reading of subscribers whose session closed, to recognise the same
+    /// association if it shows up again (a transient absence from a poll).
+    private var lastClosed: [SubscriberID: (counters: TrafficCounters, at: UInt64)] = [:]
+    public private(set) var journalState = JournalState.ok
+
+    public init(configuration: Configuration, writer: JournalWriter, recovered: RecoveredJournal, sameBoot: Bool,
+                now: UInt64, clockTrusted: @escaping () -> Bool, logger: Logger) {
+        self.configuration = configuration
+        self.writer = writer
+        self.logger = logger
+        self.clockTrusted = clockTrusted
+        nextSession = recovered.nextSession
+        lastFlush = now
+        notes = recovered.notes
+        for open in recovered.openSessions {
+            guard let id = SubscriberID(open.subscriber) else { continue }
+            let width = configuration.counterWidths[id.scheme] ?? .bits64
+            let baseline = TrafficCounters(upBytes: open.upCounter, downBytes: open.downCounter, width: width)
+            var session = MeterSession(subscriber: id, id: open.session, baseline: baseline, at: open.readAt,
+                                       upTotal: open.upTotal, downTotal: open.downTotal, openIsDurable: true, unconfirmed: true)
+            if !sameBoot {
+                // Monotonic time restarted with the machine: no session can have gone on.
+                session.durableAt = 0
+                closing.append((session, "left while qlinkd was down (the board restarted); bytes after its last durable reading are not known"))
+                continue
+            }
+            sessions[id] = session
+        }
+    }
+
+    // MARK: - Events
+
+    /// A subscriber associated (or reassociated): a new session starts, counters from zero.
+    public func sessionStarted(_ id: SubscriberID, at now: UInt64) {
+        if let old = sessions.removeValue(forKey: id) { closing.append((old, "reassociated")) }
+        sessions[id] = MeterSession(subscriber: id, id: takeSessionID(), baseline: .zero(width: width(id)), at: now)
+    }
+
+    /// A subscriber left. With `finalCounters` every byte to the end counts; without, the
+    /// last poll's reading is the last word. The close is durable when this returns
+    /// (unless the journal is stopped: then it is kept and retried).
+    public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, at now: UInt64) {
+        guard var session = sessions.removeValue(forKey: id) else { return }
+        if let finalCounters { session.read(finalCounters, at: now) }
+        closing.append((session, finalCounters == nil ? "disconnected" : "disconnected (final counters)"))
+        flush(at: now)
+    }
+
+    /// The source restarted: its sessions are over (their counters start again from zero).
+    public func sourceRestarted(_ scheme: SubscriberID.Scheme, at now: UInt64) {
+        for (id, session) in sessions where id.scheme == scheme {
+            sessions[id] = nil
+            closing.append((session, "source restarted"))
+        }
+        flush(at: now)
+    }
+
+    /// One complete poll of a source: every subscriber it has now.
+    public func observe(_ readings: [MeterReading], scheme: SubscriberID.Scheme, at now: UInt64) {
+        var listed = Set<SubscriberID>()
+        for reading in readings where reading.subscriber.scheme == scheme {
+            listed.insert(reading.subscriber)
+            if var session = sessions[reading.subscriber] {
+                if session.unconfirmed && !continues(session, reading, at: now) {
+                    sessions[reading.subscriber] = nil
+                    closing.append((session, "left while qlinkd was down; bytes after its last durable reading are not known"))
+                    notes.append("\(reading.subscriber) session \(session.id): ended while qlinkd was down; its bytes after the last durable reading are lost")
+                } else {
+                    session.unconfirmed = false
+                    session.misses = 0
+                    if let counters = reading.counters { session.read(counters, at: now) }
+                    sessions[reading.subscriber] = session
+                    continue
+                }
+            }
+            var session = MeterSession(subscriber: reading.subscriber, id: takeSessionID(), baseline: baseline(for: reading, at: now), at: now)
+            if let counters = reading.counters { session.read(counters, at: now) }
+            sessions[reading.subscriber] = session
+        }
+        for (id, var session) in sessions where id.scheme == scheme && !listed.contains(id) {
+            session.misses += 1
+            if session.unconfirmed || session.misses >= configuration.missesBeforeClose {
+                sessions[id] = nil
+                closing.append((session, session.unconfirmed ? "left while qlinkd was down; bytes after its last durable reading are not known"
+                                                             : "gone from the source without a disconnect event"))
+                if session.unconfirmed { notes.append("\(id) session \(session.id): ended while qlinkd was down; its bytes after the last durable reading are lost") }
+            } else {
+                sessions[id] = session
+            }
+        }
+        if !closing.isEmpty || journalState != .ok || now &- lastFlush >= UInt64(configuration.flushInterval.nanoseconds) {
+            flush(at: now)
+        }
+    }
+
+    /// Writes everything read so far (called on a timer, on close, and at shutdown).
+    public func flush(at now: UInt64) {
+        var drafts: [JournalDraft] = notes.map { JournalDraft(.note, reason: $0) }
+        for (session, _) in closing { drafts += session.drafts() }
+        for (session, reason) in closing {
+            var close = JournalDraft(.close, subscriber: session.subscriber.description, session: session.id, reason: reason)
+            close.upTotal = session.upTotal + session.pendingUp
+            close.downTotal = session.downTotal + session.pendingDown
+            drafts.append(close)
+        }
+        let ids = sessions.keys.sorted()
+        for id in ids where sessions[id]!.hasPending && !sessions[id]!.unconfirmed { drafts += sessions[id]!.drafts() }
+        guard !drafts.isEmpty else {
+            lastFlush = now
+            return
+        }
+        let stamp = JournalStamp(wall: SystemClock.wallMilliseconds(), mono: now, clockTrusted: clockTrusted())
+        do {
+            try writer.commit(drafts, at: stamp, nextSession: nextSession) { openSessionsForHeader() }
+        } catch {
+            if journalState == .ok { logger.critical("metering journal stopped, readings kept in memory: \(error)") }
+            journalState = .stopped("\(error)")
+            return
+        }
+        if case .stopped(let reason) = journalState {
+            logger.notice("metering journal resumed after: \(reason)")
+            journalState = .ok
+        }
+        for (session, _) in closing { lastClosed[session.subscriber] = (session.latest, session.latestAt) }
+        lastClosed = lastClosed.filter { now &- $0.value.at < Self.rememberClosed }
+        closing.removeAll()
+        notes.removeAll()
+        for id in ids where !sessions[id]!.unconfirmed { sessions[id]!.committed() }
+        lastFlush = now
+    }
+
+    // MARK: - State
+
+    /// Sessions open now, with their bytes including what is not yet durable.
+    public var openSessions: [(subscriber: SubscriberID, session: UInt64, up: UInt64, down: UInt64)] {
+        sessions.values.filter { !$0.unconfirmed }.sorted { $0.subscriber < $1.subscriber }
+            .map { ($0.subscriber, $0.id, $0.upTotal + $0.pendingUp, $0.downTotal + $0.pendingDown) }
+    }
+
+    public var bytesAppended: Int { writer.bytesAppended }
+    public var fsyncs: Int { writer.fsyncs }
+
+    // MARK: - Helpers
+
+    private func takeSessionID() -> UInt64 {
+        defer { nextSession += 1 }
+        return nextSession
+    }
+
+    private func width(_ id: SubscriberID) -> CounterWidth { configuration.counterWidths[id.scheme] ?? .bits64 }
+
+    /// Whether a session recovered from the journal is still the same association now.
+    private func continues(_ session: MeterSession, _ reading: MeterReading, at now: UInt64) -> Bool {
+        if let seconds = reading.connectedSeconds {
+            let associated = now &- min(now, seconds * 1_000_000_000)
+            if associated > session.durableAt + Self.connectedTimeSlack { return false }
+        }
+        guard let counters = reading.counters else { return true }
+        return !counters.delta(since: session.durable).reset
+    }
+
+    /// A session found by a poll starts at zero, unless it is the very association whose
+    /// session was closed a moment ago (a station missing from a poll or two).
+    private func baseline(for reading: MeterReading, at now: UInt64) -> TrafficCounters {
+        let zero = TrafficCounters.zero(width: width(reading.subscriber))
+        guard let last = lastClosed[reading.subscriber], let counters = reading.counters, let seconds = reading.connectedSeconds else { return zero }
+        let associated = now &- min(now, seconds * 1_000_000_000)
+        guard associated <= last.at + Self.connectedTimeSlack, !counters.delta(since: last.counters).reset else { return zero }
+        return last.counters
+    }
+
+    private func openSessionsForHeader() -> [JournalRecord.OpenSession] {
+        sessions.values.filter { $0.openIsDurable }.sorted { $0.id < $1.id }.map(\.asOpenSession)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,106 @@
+import HAL
+
+/// One open session as the meter keeps it: what is durable in the journal, and what has
+/// been read from the source since.
+struct MeterSession {
+    let subscriber: SubscriberID
+    let id: UInt64
+    /// Totals of the session as the journal has them.
+    var upTotal: UInt64
+    var downTotal: UInt64
+    /// The source's counters at the last durable reading, and when (monotonic ns).
+    var durable: TrafficCounters
+    var durableAt: UInt64
+    /// Bytes read since the durable reading, accumulated poll by poll (so a 32-bit wrap is
+    /// judged over one poll, never over a whole flush interval).
+    var pendingUp: UInt64 = 0
+    var pendingDown: UInt64 = 0
+    /// The last reading, and when.
+    var latest: TrafficCounters
+    var latestAt: UInt64
+    /// The `open` record is in the journal.
+    var openIsDurable: Bool
+    /// Recovered from the journal at start and not yet seen again at its source.
+    var unconfirmed: Bool
+    /// Consecutive polls that did not list it.
+    var misses = 0
+
+    init(subscriber: SubscriberID, id: UInt64, baseline: TrafficCounters, at now: UInt64, upTotal: UInt64 = 0,
+         downTotal: UInt64 = 0, openIsDurable: Bool = false, unconfirmed: Bool = false) {
+        self.subscriber = subscriber
+        self.id = id
+        self.upTotal = upTotal
+        self.downTotal = downTotal
+        durable = baseline
+        durableAt = now
+        latest = baseline
+        latestAt = now
+        self.openIsDurable = openIsDurable
+        self.unconfirmed = unconfirmed
+    }
+
+    /// Takes a new reading of the same session.
+    mutating func read(_ counters: TrafficCounters, at now: UInt64) {
+        let delta = counters.delta(since: latest)
+        pendingUp += delta.upBytes
+        pendingDown += delta.downBytes
+        latest = counters
+        latestAt = now
+    }
+
+    var hasPending: Bool { pendingUp > 0 || pendingDown > 0 || latest != durable || !openIsDurable }
+
+    /// The records that make everything read so far durable.
+    func drafts() -> [JournalDraft] {
+        var drafts: [JournalDraft] = []
+        if !openIsDurable {
+            var open = JournalDraft(.open, subscriber: subscriber.description, session: id)
+            open.upCounter = durable.upBytes
+            open.downCounter = durable.downBytes
+            drafts.append(open)
+        }
+        if pendingUp > 0 || pendingDown > 0 || latest != durable {
+            var usage = JournalDraft(.usage, subscriber: subscriber.description, session: id)
+            usage.up = pendingUp
+            usage.down = pendingDown
+            usage.upTotal = upTotal + pendingUp
+            usage.downTotal = downTotal + pendingDown
+            usage.upCounter = latest.upBytes
+            usage.downCounter = latest.downBytes
+            drafts.append(usage)
+        }
+        return drafts
+    }
+
+    /// After those records are durable.
+    mutating func committed() {
+        upTotal += pendingUp
+        downTotal += pendingDown
+        pendingUp = 0
+        pendingDown = 0
+        durable = latest
+        durableAt = latestAt
+        openIsDurable = true
+    }
+
+    var asOpenSession: JournalRecord.OpenSession {
+        .init(subscriber: subscriber.description, session: id, upTotal: upTotal, downTotal: downTotal,
+              upCounter: durable.upBytes, downCounter: durable.downBytes, readAt: durableAt)
+    }
+}
+
+/// One reading of a subscriber from a poll of its source.
+public struct MeterReading: Sendable {
+    public var subscriber: SubscriberID
+    /// Cumulative since association; nil if the source does not report counters.
+    public var counters: TrafficCounters?
+    /// Seconds since association (hostapd's `connected_time`), to tell a session that went on
+    /// while the daemon was down from a new one.
+    public var connectedSeconds: UInt64?
+
+    public init(subscriber: SubscriberID, counters: TrafficCounters?, connectedSeconds: UInt64?) {
+        self.subscriber = subscriber
+        self.counters = counters
+        self.connectedSeconds = connectedSeconds
+    }
+}

@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import HAL
+import Posix
+@testable import Metering
+
+struct MeterTests {
+    @Test func sessionsAreJournaledWithDeltasAndTotals() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(10), now: 0)
+        let a = mac(1)
+        meter.sessionStarted(a, at: 0)
+        meter.observe([reading(a, counters(100, 1000))], scheme: .mac, at: 5 * second)
+        #expect(meter.fsyncs == 0, "nothing written before the flush interval")
+        meter.observe([reading(a, counters(300, 5000))], scheme: .mac, at: 10 * second)
+        #expect(meter.fsyncs == 2, "segment creation and one group commit")
+        meter.observe([reading(a, counters(350, 5000))], scheme: .mac, at: 12 * second)
+        meter.sessionEnded(a, finalCounters: nil, at: 13 * second)
+        let totals = try journalTotals(dir.path)
+        #expect(totals["mac:02:00:00:00:00:01"]! == (350, 5000))
+        let report = try JournalVerifier.verify(directory: dir.path, expectedStation: stationKey.publicKey)
+        #expect(report.isIntact && report.unconfirmedTail == 0)
+    }
+
+    @Test func finalCountersCountTheLastBytes() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, now: 0)
+        let a = mac(1)
+        meter.sessionStarted(a, at: 0)
+        meter.observe([reading(a, counters(100, 100))], scheme: .mac, at: second)
+        meter.sessionEnded(a, finalCounters: counters(180, 400), at: 2 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (180, 400))
+    }
+
+    @Test func aCrashLosesNothingOfAConnectedSubscriber() throws {
+        let dir = TemporaryDirectory()
+        let a = mac(1), b = mac(2)
+        do {
+            let (meter, _) = try openMeter(dir.path, flush: .seconds(5), now: 0)
+            meter.observe([reading(a, counters(1000, 1000), connected: 0), reading(b, counters(10, 10), connected: 0)], scheme: .mac, at: 5 * second)
+            // Read but never flushed: lost with the process.
+            meter.observe([reading(a, counters(1500, 1900), connected: 6), reading(b, counters(20, 20), connected: 6)], scheme: .mac, at: 6 * second)
+        }
+        let (meter, recovered) = try openMeter(dir.path, flush: .seconds(5), now: 20 * second)
+        #expect(recovered.openSessions.count == 2)
+        // a is still there (associated 25 s ago); b reassociated while the daemon was down.
+        meter.observe([reading(a, counters(4000, 8000), connected: 25), reading(b, counters(7, 7), connected: 3)], scheme: .mac, at: 25 * second)
+        meter.flush(at: 25 * second)
+        let totals = try journalTotals(dir.path)
+        #expect(totals["mac:02:00:00:00:00:01"]! == (4000, 8000))
+        #expect(totals["mac:02:00:00:00:00:02"]! == (17, 17), "10 before, 7 in the new session; its last 10 before the crash are lost")
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(report.isIntact)
+        #expect(report.notes.contains { $0.contains("mac:02:00:00:00:00:02") && $0.contains("lost") })
+    }
+
+    @Test func aSubscriberWhoLeftWhileDownIsClosedAndListed() throws {
+        let dir = TemporaryDirectory()
+        let a = mac(1)
+        do {
+            let (meter, _) = try openMeter(dir.path, flush: .seconds(1), now: 0)
+            meter.observe([reading(a, counters(500, 500), connected: 1)], scheme: .mac, at: 2 * second)
+        }
+        let (meter, _) = try openMeter(dir.path, now: 30 * second)
+        meter.observe([], scheme: .mac, at: 30 * second)
+        #expect(meter.openSessions.isEmpty)
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(report.notes.count == 1 && report.notes[0].contains("ended while qlinkd was down"))
+    }
+
+    @Test func aStationMissingFromOnePollIsNotCountedTwice() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(1), now: 0)
+        let a = mac(1)
+        meter.observe([reading(a, counters(100, 100), connected: 1)], scheme: .mac, at: second)
+        meter.observe([], scheme: .mac, at: 2 * second)
+        meter.observe([], scheme: .mac, at: 3 * second)
+        meter.observe([reading(a, counters(150, 180), connected: 4)], scheme: .mac, at: 4 * second)
+        meter.flush(at: 5 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (150, 180))
+    }
+
+    @Test func aFullDiskStopsLoudlyAndResumesWithoutLoss() throws {
+        let dir = TemporaryDirectory()
+        let a = mac(1)
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(1), now: 0)
+        meter.observe([reading(a, counters(100, 100))], scheme: .mac, at: second)
+        // Make the directory unwritable for new segments and the segment unappendable.
+        let segment = try JournalFiles.segments(in: dir.path)[0]
+        let saved = try FileSystem.readFile(segment)
+        FileSystem.remove(segment)
+        _ = symlink("/dev/full", segment)
+        let (stuck, _) = try openMeter(dir.path, flush: .seconds(1), now: second)
+        stuck.observe([reading(a, counters(300, 300))], scheme: .mac, at: 2 * second)
+        #expect(stuck.journalState != .ok)
+        stuck.observe([reading(a, counters(400, 500))], scheme: .mac, at: 3 * second)
+        FileSystem.remove(segment)
+        try FileSystem.writeDurably(segment, saved)
+        _ = meter
+        let (resumed, _) = try openMeter(dir.path, flush: .seconds(1), now: 3 * second)
+        resumed.observe([reading(a, counters(450, 600))], scheme: .mac, at: 4 * second)
+        #expect(resumed.journalState == .ok)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (450, 600))
+    }
+
+    @Test func wrapsAreJudgedPollByPollNotOverAFlush() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
+        let a = mac(1)
+        meter.sessionStarted(a, at: 0)
+        var expected: UInt64 = 0
+        var counter: UInt64 = 0
+        for step in 1...30 {
+            let moved: UInt64 = 1_500_000_000
+            expected += moved
+            counter = (counter + moved) & 0xFFFF_FFFF
+            meter.observe([reading(a, TrafficCounters(upBytes: counter, downBytes: 0, upPackets: expected / 1500 & 0xFFFF_FFFF, downPackets: 0, width: .bits32))],
+                          scheme: .mac, at: UInt64(step) * second)
+        }
+        meter.flush(at: 31 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]!.up == expected)
+    }
+}
