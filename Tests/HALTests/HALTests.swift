@@ -34,7 +34,7 @@ struct CounterTests {
     @Test func a64BitCounterGoingBackIsAReset() {
         let delta = TrafficCounters(upBytes: 3, downBytes: 100, width: .bits64)
             .delta(since: TrafficCounters(upBytes: 50, downBytes: 50, width: .bits64))
-        #expect(delta.upBytes == 3 && delta.downBytes == 50 && delta.reset && !delta.wrapped)
+        #expect(delta.upBytes == 3 && delta.downBytes == 100 && delta.reset && !delta.wrapped, "after a reset the whole reading is new")
     }
 
     @Test func aDropFromTheLowerHalfIsAResetNotAWrap() {
