@@ -31,7 +31,7 @@ public enum JournalRecovery {
         var result = RecoveredJournal()
         guard let path = try JournalFiles.segments(in: directory).last else { return result }
         let name = String(path.split(separator: "/").last ?? "")
-        var bytes = try FileSystem.readFile(path)
+        var bytes = try FileSystem.readRegularFile(path, limit: JournalFiles.maximumSegmentBytes)
         var lines = JournalLines(bytes)
         if let torn = lines.tornTail {
             try FileSystem.truncate(path, to: torn.offset)
@@ -76,7 +76,7 @@ public enum JournalRecovery {
     private static func chainEnd(of directory: String, into result: RecoveredJournal) throws(SystemError) -> RecoveredJournal {
         var result = result
         guard let previous = try JournalFiles.segments(in: directory).last else { return result }
-        let records = JournalLines(try FileSystem.readFile(previous)).complete.compactMap { try? JournalRecord(line: $0) }
+        let records = JournalLines(try FileSystem.readRegularFile(previous, limit: JournalFiles.maximumSegmentBytes)).complete.compactMap { try? JournalRecord(line: $0) }
         guard !records.isEmpty else { return result }
         result.activeSegment = previous
         apply(records, to: &result)

@@ -55,7 +55,7 @@ public enum JournalVerifier {
         report.segments = segments.count
         for (index, path) in segments.enumerated() {
             let name = String(path.split(separator: "/").last ?? "")
-            let lines = JournalLines(try FileSystem.readFile(path))
+            let lines = JournalLines(try FileSystem.readRegularFile(path, limit: JournalFiles.maximumSegmentBytes))
             for (number, line) in lines.complete.enumerated() {
                 let position = JournalPosition(segment: name, line: number + 1)
                 func fail(_ problem: String, seq: UInt64?) -> JournalReport {

@@ -164,6 +164,9 @@ public final class JournalWriter {
 
 /// Names and lists the journal's segment files.
 public enum JournalFiles {
+    /// No segment is read past this size (the writer starts a new one long before).
+    public static let maximumSegmentBytes = 1 << 30
+
     public static func segmentName(firstSeq: UInt64) -> String {
         let digits = String(firstSeq)
         return "journal-" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits + ".jsonl"

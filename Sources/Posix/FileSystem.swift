@@ -11,6 +11,18 @@ public enum FileSystem {
         do { return try fd.readAll() } catch { throw SystemError(error.errno, path) }
     }
 
+    /// Reads a regular file of at most `limit` bytes; anything else (a device, a FIFO, a
+    /// file grown past the limit) is refused rather than read without end.
+    public static func readRegularFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { fd.close() }
+        var info = stat()
+        try nothingOrErrno { fstat(fd.rawValue, &info) }.get("stat \(path)")
+        guard info.st_mode & S_IFMT == S_IFREG else { throw SystemError(.invalidArgument, "\(path) is not a regular file") }
+        guard Int(info.st_size) <= limit else { throw SystemError(Errno(rawValue: EFBIG), "\(path) is larger than \(limit) bytes") }
+        do { return try fd.readAll() } catch { throw SystemError(error.errno, path) }
+    }
+
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }

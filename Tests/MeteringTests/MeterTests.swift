@@ -82,27 +82,35 @@ struct MeterTests {
         #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (150, 180))
     }
 
+    /// A real full disk: the journal lives on a 48 KiB tmpfs (tests run as root, as CI does).
     @Test func aFullDiskStopsLoudlyAndResumesWithoutLoss() throws {
         let dir = TemporaryDirectory()
-        let a = mac(1)
+        #expect(system("mount -t tmpfs -o size=48k qlink-test '\(dir.path)'") == 0, "mounting a small tmpfs needs root")
+        defer { _ = system("umount '\(dir.path)'") }
         let (meter, _) = try openMeter(dir.path, flush: .seconds(1), now: 0)
-        meter.observe([reading(a, counters(100, 100))], scheme: .mac, at: second)
-        // Make the directory unwritable for new segments and the segment unappendable.
-        let segment = try JournalFiles.segments(in: dir.path)[0]
-        let saved = try FileSystem.readFile(segment)
-        FileSystem.remove(segment)
-        _ = symlink("/dev/full", segment)
-        let (stuck, _) = try openMeter(dir.path, flush: .seconds(1), now: second)
-        stuck.observe([reading(a, counters(300, 300))], scheme: .mac, at: 2 * second)
-        #expect(stuck.journalState != .ok)
-        stuck.observe([reading(a, counters(400, 500))], scheme: .mac, at: 3 * second)
-        FileSystem.remove(segment)
-        try FileSystem.writeDurably(segment, saved)
-        _ = meter
-        let (resumed, _) = try openMeter(dir.path, flush: .seconds(1), now: 3 * second)
-        resumed.observe([reading(a, counters(450, 600))], scheme: .mac, at: 4 * second)
-        #expect(resumed.journalState == .ok)
-        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (450, 600))
+        var up: UInt64 = 0
+        var step: UInt64 = 0
+        while meter.journalState == .ok && step < 2000 {
+            step += 1
+            up += 1000
+            meter.observe((1...8).map { reading(mac(UInt8($0)), counters(up, up * 2)) }, scheme: .mac, at: step * second)
+        }
+        #expect(meter.journalState != .ok, "the disk never filled")
+        // Readings go on while the journal is stopped; none may be lost.
+        for _ in 0..<5 {
+            step += 1
+            up += 1000
+            meter.observe((1...8).map { reading(mac(UInt8($0)), counters(up, up * 2)) }, scheme: .mac, at: step * second)
+        }
+        #expect(meter.journalState != .ok)
+        #expect(try JournalVerifier.verify(directory: dir.path).isIntact, "a failed commit leaves nothing torn")
+        #expect(system("mount -o remount,size=4m '\(dir.path)'") == 0)
+        step += 1
+        meter.observe((1...8).map { reading(mac(UInt8($0)), counters(up, up * 2)) }, scheme: .mac, at: step * second)
+        #expect(meter.journalState == .ok)
+        let totals = try journalTotals(dir.path)
+        for n in 1...8 { #expect(totals[mac(UInt8(n)).description]! == (up, up * 2)) }
+        #expect(try JournalVerifier.verify(directory: dir.path).isIntact)
     }
 
     @Test func wrapsAreJudgedPollByPollNotOverAFlush() throws {
