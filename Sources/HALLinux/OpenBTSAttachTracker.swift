@@ -1,0 +1,152 @@
+import HAL
+
+/// Derives attaches and detaches from successive `gprs list` readings (OpenBTS keeps no
+/// attach state), keeps each subscriber's counters cumulative for the whole attachment, and
+/// applies the cell's policies (capacity, blocked subscribers). Pure: no I/O, no clock.
+///
+/// - A subscriber is attached while some MS record carries a GMM context of its IMSI in
+///   state `GmmRegisteredNormal`; its bytes are those of every MS record of that IMSI.
+/// - Counters are kept per MS record and added up as deltas, so a record that disappears
+///   (a new TLLI, an idle MS record dropped) does not make the subscriber's total go
+///   backwards; a record whose bytes go backwards (or a reused `MS#n` after an unnoticed
+///   restart) counts as a new record. The totals are 64-bit and never wrap.
+/// - When more subscribers are attached than the capacity, the newest are refused: the ones
+///   admitted last, and among those new in one reading the youngest GMM context (`age=`).
+///   A refused or blocked subscriber still listed is detached again each reading, but
+///   `.attachRefused` is reported once per episode.
+struct OpenBTSAttachTracker: Sendable {
+    struct Session: Sendable {
+        /// Admission order: a higher number was admitted later.
+        let admitted: UInt64
+        /// The last reading of each MS record of the subscriber.
+        var records: [String: TrafficCounters] = [:]
+        var upBytes: UInt64 = 0
+        var downBytes: UInt64 = 0
+        var ipAddress: String?
+        var ageSeconds: UInt64?
+
+        var counters: TrafficCounters { TrafficCounters(upBytes: upBytes, downBytes: downBytes, width: .bits64) }
+    }
+
+    /// What one reading changed.
+    struct Outcome: Equatable, Sendable {
+        var events: [HALEvent] = []
+        /// IMSIs to detach now (over capacity or blocked), in order.
+        var detach: [String] = []
+        /// Every admitted subscriber after the reading.
+        var subscribers: [AttachedSubscriber] = []
+    }
+
+    /// How wide OpenBTS's per-MS byte counters are (a 32-bit one may wrap).
+    let width: CounterWidth
+    private(set) var sessions: [String: Session] = [:]
+    /// Refused subscribers still listed, with the reason they were given.
+    private(set) var refused: [String: String] = [:]
+    private var admissions: UInt64 = 0
+
+    init(width: CounterWidth) { self.width = width }
+
+    /// Every admitted subscriber, by IMSI.
+    var subscribers: [AttachedSubscriber] {
+        sessions.keys.sorted().compactMap { imsi in
+            guard let id = SubscriberID.imsi(imsi), let session = sessions[imsi] else { return nil }
+            return AttachedSubscriber(id: id, ipAddress: session.ipAddress, attachedSeconds: session.ageSeconds, counters: session.counters)
+        }
+    }
+
+    /// Applies one `gprs list` reading; `capacity` nil means no limit.
+    mutating func observe(_ records: [OpenBTSMSRecord], capacity: Int?, blocked: Set<String>) -> Outcome {
+        var byIMSI: [String: [OpenBTSMSRecord]] = [:]
+        var registered: Set<String> = []
+        for record in records {
+            guard let context = record.context else { continue }
+            byIMSI[context.imsi, default: []].append(record)
+            if context.isRegistered { registered.insert(context.imsi) }
+        }
+        var outcome = Outcome()
+
+        for imsi in sessions.keys.sorted() where !registered.contains(imsi) {
+            end(imsi, &outcome)
+        }
+        refused = refused.filter { registered.contains($0.key) }
+        for imsi in Array(sessions.keys) { update(&sessions[imsi]!, with: byIMSI[imsi] ?? []) }
+
+        for imsi in registered.sorted() where blocked.contains(imsi) {
+            end(imsi, &outcome)
+            refuse(imsi, reason: "blocked", &outcome)
+        }
+        if let capacity, sessions.count > capacity {
+            let newest = sessions.sorted { $0.value.admitted > $1.value.admitted }.prefix(sessions.count - capacity).map(\.key)
+            for imsi in newest.reversed() {
+                end(imsi, &outcome)
+                refuse(imsi, reason: Self.fullReason(capacity), &outcome)
+            }
+        }
+
+        var candidates: [(imsi: String, age: UInt64)] = []
+        for imsi in registered where sessions[imsi] == nil && !blocked.contains(imsi) {
+            let ages = (byIMSI[imsi] ?? []).compactMap { $0.context?.ageSeconds }
+            candidates.append((imsi, ages.max() ?? 0))
+        }
+        // Oldest first: the youngest contexts are the newest attaches, refused first.
+        candidates.sort { a, b in a.age != b.age ? a.age > b.age : a.imsi < b.imsi }
+        var attached: [HALEvent] = []
+        for (imsi, _) in candidates {
+            if let capacity, sessions.count >= capacity {
+                refuse(imsi, reason: Self.fullReason(capacity), &outcome)
+                continue
+            }
+            guard let id = SubscriberID.imsi(imsi) else { continue }
+            refused[imsi] = nil
+            admissions += 1
+            var session = Session(admitted: admissions)
+            update(&session, with: byIMSI[imsi] ?? [])
+            sessions[imsi] = session
+            attached.append(.subscriberAttached(id))
+        }
+        outcome.events += attached
+        outcome.subscribers = subscribers
+        return outcome
+    }
+
+    /// The stack restarted: every attachment ended with it. Returns the detach events (with
+    /// the last counters read) and forgets every record and refusal.
+    mutating func endAll() -> [HALEvent] {
+        var outcome = Outcome()
+        for imsi in sessions.keys.sorted() { end(imsi, &outcome) }
+        refused = [:]
+        return outcome.events
+    }
+
+    static func fullReason(_ capacity: Int) -> String { "cell full (capacity \(capacity))" }
+
+    // MARK: - Helpers
+
+    private mutating func end(_ imsi: String, _ outcome: inout Outcome) {
+        guard let session = sessions.removeValue(forKey: imsi), let id = SubscriberID.imsi(imsi) else { return }
+        outcome.events.append(.subscriberDetached(id, finalCounters: session.counters))
+    }
+
+    private mutating func refuse(_ imsi: String, reason: String, _ outcome: inout Outcome) {
+        if !outcome.detach.contains(imsi) { outcome.detach.append(imsi) }
+        guard refused[imsi] != reason, let id = SubscriberID.imsi(imsi) else { return }
+        refused[imsi] = reason
+        outcome.events.append(.attachRefused(id, reason: reason))
+    }
+
+    private func update(_ session: inout Session, with records: [OpenBTSMSRecord]) {
+        var current: [String: TrafficCounters] = [:]
+        for record in records {
+            current[record.id] = TrafficCounters(upBytes: record.upBytes, downBytes: record.downBytes, width: width)
+        }
+        for (id, reading) in current {
+            let delta = session.records[id].map { reading.delta(since: $0) } ?? TrafficDelta(firstReading: reading)
+            session.upBytes &+= delta.upBytes
+            session.downBytes &+= delta.downBytes
+        }
+        session.records = current
+        let registered = records.compactMap(\.context).filter(\.isRegistered)
+        if let ip = registered.lazy.compactMap(\.ipAddress).first { session.ipAddress = ip }
+        if let age = registered.compactMap(\.ageSeconds).max() { session.ageSeconds = age }
+    }
+}
