@@ -15,6 +15,19 @@ public struct StatusReport: Codable, Sendable, Equatable {
     /// Bytes appended and fsyncs made by the journal since the daemon started.
     public var journalBytes: Int?
     public var journalFsyncs: Int?
+    /// The cellular radio: `up`, `down` or `degraded`, and why.
+    public var radio: String?
+    public var radioDetail: String?
+    /// The GPS fix: `none`, `2d` or `3d`, with the position when there is one.
+    public var gps: GPSReport?
+    /// The hottest thermal zone, in °C, and whether any zone is over its trip point.
+    public var temperatureC: Double?
+    public var thermalAlarm: Bool?
+    /// The hardware watchdog: `ok`, `disabled`, or what went wrong.
+    public var watchdog: String?
+    /// The chain node: its head and last final height.
+    public var chainHeight: UInt64?
+    public var chainFinalHeight: UInt64?
 
     public init(version: String, uptimeSeconds: UInt64, board: String, station: String, wifi: String, wifiDetail: String?, subscribers: Int, pid: Int32,
                 metering: String? = nil, journalBytes: Int? = nil, journalFsyncs: Int? = nil) {
@@ -35,6 +48,12 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case version, board, station, wifi, subscribers, pid, metering
         case journalBytes = "journal_bytes"
         case journalFsyncs = "journal_fsyncs"
+        case radio, gps, watchdog
+        case radioDetail = "radio_detail"
+        case temperatureC = "temperature_c"
+        case thermalAlarm = "thermal_alarm"
+        case chainHeight = "chain_height"
+        case chainFinalHeight = "chain_final_height"
         case uptimeSeconds = "uptime_s"
         case wifiDetail = "wifi_detail"
     }
@@ -96,5 +115,31 @@ public struct EventReport: Codable, Sendable, Equatable {
         self.event = event
         self.subscriber = subscriber
         self.detail = detail
+    }
+}
+
+/// A GPS fix as `status` reports it.
+public struct GPSReport: Codable, Sendable, Equatable {
+    /// `none`, `2d` or `3d`.
+    public var fix: String
+    public var latitude: Double?
+    public var longitude: Double?
+    public var altitudeM: Double?
+    /// Wall-clock milliseconds of the fix, from the receiver.
+    public var time: Int64?
+
+    public init(fix: String, latitude: Double? = nil, longitude: Double? = nil, altitudeM: Double? = nil, time: Int64? = nil) {
+        self.fix = fix
+        self.latitude = latitude
+        self.longitude = longitude
+        self.altitudeM = altitudeM
+        self.time = time
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case fix, time
+        case latitude = "lat"
+        case longitude = "lon"
+        case altitudeM = "alt_m"
     }
 }

@@ -2,7 +2,24 @@ import Control
 import HAL
 import Posix
 
-/// Answers control requests from the daemon's live state.
+/// Handles one control command; returns the reply line (see `ControlReplies`).
+public typealias ControlHandler = @Sendable (ControlRequest) async -> [UInt8]
+
+/// Adds a part's fields to the `status` report (the radio, the chain, ...).
+public typealias StatusContributor = @Sendable (inout StatusReport) async -> Void
+
+/// Encodes reply lines for control handlers.
+public enum ControlReplies {
+    public static func success<T: Codable & Sendable>(_ result: T) -> [UInt8] { encode(.success(result)) }
+    public static func failure(_ message: String) -> [UInt8] { encode(ControlReply<Empty>.failure(message)) }
+
+    static func encode<T: Codable & Sendable>(_ reply: ControlReply<T>) -> [UInt8] {
+        (try? ControlProtocol.encodeLine(reply)) ?? Array("{\"ok\":false,\"error\":\"internal: cannot encode reply\"}\n".utf8)
+    }
+}
+
+/// Answers control requests from the daemon's live state. Parts of the daemon add their
+/// own commands (`handlers`) and status fields (`statusContributors`).
 struct DaemonResponder: ControlResponder {
     static let version = "0.1.0"
 
@@ -14,8 +31,11 @@ struct DaemonResponder: ControlResponder {
     let startedAt: UInt64
     let stationAddress: String
     let reload: @Sendable () async -> Result<String, ConfigError>
+    var handlers: [String: ControlHandler] = [:]
+    var statusContributors: [StatusContributor] = []
 
     func reply(to request: ControlRequest) async -> [UInt8] {
+        if let handler = handlers[request.command] { return await handler(request) }
         switch request.command {
         case "ping": return encode(.success("pong"))
         case "status": return encode(.success(await status()))
@@ -26,7 +46,8 @@ struct DaemonResponder: ControlResponder {
             case .failure(let error): return encode(ControlReply<String>.failure("reload refused: \(error)"))
             }
         default:
-            return encode(ControlReply<Empty>.failure("unknown command '\(request.command)' (known: ping, status, subscribers, events, reload)"))
+            let known = (["ping", "status", "subscribers", "events", "reload"] + handlers.keys).sorted().joined(separator: ", ")
+            return encode(ControlReply<Empty>.failure("unknown command '\(request.command)' (known: \(known))"))
         }
     }
 
@@ -57,11 +78,13 @@ struct DaemonResponder: ControlResponder {
             detail = "disabled in config"
         }
         let meter = await metering.status()
-        return StatusReport(version: Self.version,
+        var report = StatusReport(version: Self.version,
                             uptimeSeconds: (SystemClock.monotonicNanoseconds() - startedAt) / 1_000_000_000,
                             board: settings.board.rawValue, station: settings.stationName, wifi: wifiState,
                             wifiDetail: detail, subscribers: table.connectedCount, pid: ProcessInfo.id,
                             metering: meter.journal, journalBytes: meter.bytesAppended, journalFsyncs: meter.fsyncs)
+        for contribute in statusContributors { await contribute(&report) }
+        return report
     }
 
     func subscribers() -> [SubscriberReport] {
@@ -74,6 +97,6 @@ struct DaemonResponder: ControlResponder {
     }
 
     private func encode<T: Codable & Sendable>(_ reply: ControlReply<T>) -> [UInt8] {
-        (try? ControlProtocol.encodeLine(reply)) ?? Array("{\"ok\":false,\"error\":\"internal: cannot encode reply\"}\n".utf8)
+        ControlReplies.encode(reply)
     }
 }
