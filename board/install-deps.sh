@@ -4,8 +4,8 @@
 #   board/install-deps.sh test    — those, plus the real peers the tests run against
 set -euo pipefail
 
-build=(libsodium-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libusb-1.0-0-dev libwpa-client-dev pkg-config)
-peers=(hostapd wpasupplicant iproute2 procps)
+build=(libsodium-dev nettle-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libusb-1.0-0-dev libwpa-client-dev pkg-config)
+peers=(hostapd wpasupplicant iproute2 procps gpsd gpsd-clients libxml2-utils)
 
 case "${1:-build}" in
     build) wanted=("${build[@]}") ;;

@@ -23,7 +23,7 @@ struct DaemonWiring {
         let accessPoint: (any AccessPoint)? = initial.wifiEnabled ? makeAccessPoint(initial) : nil
         if let accessPoint {
             let store = settings
-            let wifi = WiFiService(accessPoint: accessPoint, table: table, metering: metering, bus: bus,
+            let wifi = WiFiService(accessPoint: accessPoint, accounting: try makeAccounting(initial), table: table, metering: metering, bus: bus,
                                    pollInterval: { store.current.pollInterval }, logger: logger.child("wifi"))
             services.append(wifi)
             let limit = initial.pollInterval * 3 + initial.commandTimeout * 4 + .seconds(10)
@@ -43,6 +43,17 @@ struct DaemonWiring {
         services.append(SystemdService(notifier: SystemdNotifier(), ready: ready, heartbeats: heartbeats,
                                        status: status, logger: logger.child("systemd")))
         return ServiceGroup(services, logger: logger)
+    }
+
+    /// hostapd's RADIUS accounting listener, when configured; its secret comes from a file.
+    private func makeAccounting(_ s: Settings) throws -> RADIUSAccountingServer? {
+        guard let endpoint = s.accountingEndpoint else { return nil }
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.readFile(s.accountingSecretFile) } catch {
+            throw ConfigError(nil, "wifi.accounting_secret_file: \(error)")
+        }
+        let secret = String(decoding: bytes, as: UTF8.self).trimmingWhitespace().trimmingCharacters(in: "\n")
+        return try RADIUSAccountingServer(endpoint: endpoint, secret: secret, logger: logger.child("radius"))
     }
 
     private func makeAccessPoint(_ s: Settings) -> any AccessPoint {

@@ -12,6 +12,10 @@ public final class MeteringService: Service, @unchecked Sendable {
     private let queue = DispatchQueue(label: "qlink.metering")
     private let meter: Meter
     private let logger: Logger
+    /// How long a disconnect waits for the source's final counters (0: it does not send them).
+    private let finalCountersWait: Duration
+    /// Callbacks of sessions waiting for their final counters (touched only on `queue`).
+    private var waitingForFinal: [SubscriberID: [@Sendable () -> Void]] = [:]
 
     public struct Status: Sendable {
         public var journal: String
@@ -22,6 +26,7 @@ public final class MeteringService: Service, @unchecked Sendable {
 
     /// Opens the journal (cutting a torn tail, reporting damage) and the meter over it.
     public init(settings: Settings, key: Crypto.SigningKey, logger: Logger) throws {
+        finalCountersWait = settings.accountingEndpoint == nil ? .zero : settings.finalCountersWait
         let directory = settings.meteringDirectory
         let recovered = try JournalRecovery.open(directory: directory)
         for note in recovered.notes { logger.warning("metering journal: \(note)") }
@@ -53,12 +58,34 @@ public final class MeteringService: Service, @unchecked Sendable {
         queue.async { self.meter.sessionStarted(id, at: now) }
     }
 
-    /// Calls `then` once the session's end is durable.
+    /// Calls `then` once the session's end is durable. Without final counters, and when the
+    /// source sends them separately, the end waits up to `final_counters_wait` for them.
     public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, then: @escaping @Sendable () -> Void) {
         let now = SystemClock.monotonicNanoseconds()
         queue.async {
-            self.meter.sessionEnded(id, finalCounters: finalCounters, at: now)
-            then()
+            guard finalCounters == nil, self.finalCountersWait > .zero else {
+                self.meter.sessionEnded(id, finalCounters: finalCounters, at: now)
+                then()
+                return
+            }
+            self.meter.sessionEnding(id, at: now)
+            self.waitingForFinal[id, default: []].append(then)
+            let wait = self.finalCountersWait
+            self.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(wait.nanosecondsValue))) {
+                guard let callbacks = self.waitingForFinal.removeValue(forKey: id) else { return }
+                self.logger.notice("\(id): no final counters within \(wait); its last poll is its last reading")
+                self.meter.sessionEnded(id, finalCounters: nil, at: SystemClock.monotonicNanoseconds())
+                callbacks.forEach { $0() }
+            }
+        }
+    }
+
+    /// The source's final counters of a session (they may come before or after its disconnect).
+    public func finalCounters(_ id: SubscriberID, _ counters: TrafficCounters) {
+        let now = SystemClock.monotonicNanoseconds()
+        queue.async {
+            self.meter.sessionEnded(id, finalCounters: counters, at: now)
+            self.waitingForFinal.removeValue(forKey: id)?.forEach { $0() }
         }
     }
 
@@ -91,3 +118,10 @@ public final class MeteringService: Service, @unchecked Sendable {
 }
 
 import Crypto
+
+extension Duration {
+    var nanosecondsValue: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,4 +1,5 @@
 import HAL
+import HALLinux
 import Logging
 import Metering
 import Posix
@@ -9,6 +10,7 @@ import Synchronization
 public final class WiFiService: Service {
     public let name = "wifi"
     public let accessPoint: any AccessPoint
+    private let accounting: RADIUSAccountingServer?
     private let table: SubscriberTable
     private let metering: MeteringService?
     private let bus: EventBus
@@ -17,9 +19,10 @@ public final class WiFiService: Service {
     /// Monotonic nanoseconds of the last completed poll loop, for the watchdog.
     public let heartbeat = Atomic<UInt64>(0)
 
-    public init(accessPoint: any AccessPoint, table: SubscriberTable, metering: MeteringService?, bus: EventBus,
-                pollInterval: @escaping @Sendable () -> Duration, logger: Logger) {
+    public init(accessPoint: any AccessPoint, accounting: RADIUSAccountingServer? = nil, table: SubscriberTable,
+                metering: MeteringService?, bus: EventBus, pollInterval: @escaping @Sendable () -> Duration, logger: Logger) {
         self.accessPoint = accessPoint
+        self.accounting = accounting
         self.table = table
         self.metering = metering
         self.bus = bus
@@ -32,6 +35,9 @@ public final class WiFiService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.accessPoint.run(events: { self.handle($0) }) }
             group.addTask { try await self.pollLoop() }
+            if let accounting {
+                group.addTask { try await accounting.run(events: { self.handle($0) }) }
+            }
             try await group.next()
             group.cancelAll()
         }
@@ -65,6 +71,10 @@ public final class WiFiService: Service {
             logger.notice("\(device) restored")
         case .accessPointEnabled, .accessPointDisabled:
             logger.notice("\(accessPoint.name): \(event.name)")
+        case .finalCounters(let id, let counters):
+            metering?.finalCounters(id, counters)
+            logger.debug("\(id) final counters: up \(counters.upBytes), down \(counters.downBytes)")
+            return
         case .subscriberAttached, .subscriberDetached, .attachRefused:
             logger.warning("\(accessPoint.name) reported a cellular event: \(event.name)")
         }

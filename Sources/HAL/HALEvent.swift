@@ -3,6 +3,9 @@ public enum HALEvent: Hashable, Sendable {
     case stationConnected(SubscriberID)
     /// `finalCounters` when the source reports them with the disconnect.
     case stationDisconnected(SubscriberID, finalCounters: TrafficCounters?)
+    /// The source's final counters of a session that ended (e.g. hostapd's RADIUS
+    /// Accounting-Stop), which may come just before or after the disconnect event.
+    case finalCounters(SubscriberID, TrafficCounters)
     /// A cellular subscriber attached to the cell.
     case subscriberAttached(SubscriberID)
     /// A cellular subscriber detached (or was detached); `finalCounters` when the stack gives them.
@@ -22,6 +25,7 @@ public enum HALEvent: Hashable, Sendable {
         switch self {
         case .stationConnected: "station-connected"
         case .stationDisconnected: "station-disconnected"
+        case .finalCounters: "final-counters"
         case .subscriberAttached: "subscriber-attached"
         case .subscriberDetached: "subscriber-detached"
         case .attachRefused: "attach-refused"
@@ -36,7 +40,7 @@ public enum HALEvent: Hashable, Sendable {
     /// The subscriber the event is about, if any.
     public var subscriber: SubscriberID? {
         switch self {
-        case .stationConnected(let id), .stationDisconnected(let id, _),
+        case .stationConnected(let id), .stationDisconnected(let id, _), .finalCounters(let id, _),
              .subscriberAttached(let id), .subscriberDetached(let id, _), .attachRefused(let id, _): id
         default: nil
         }

@@ -43,6 +43,8 @@ public final class Meter {
     private let logger: Logger
     private let clockTrusted: () -> Bool
     private var sessions: [SubscriberID: MeterSession] = [:]
+    /// Sessions whose disconnect was announced, waiting a moment for their final counters.
+    private var ending: [SubscriberID: MeterSession] = [:]
     private var closing: [(session: MeterSession, reason: String)] = []
     private var notes: [String] = []
     private var nextSession: UInt64
@@ -85,12 +87,26 @@ public final class Meter {
         sessions[id] = MeterSession(subscriber: id, id: takeSessionID(), baseline: .zero(width: width(id)), at: now)
     }
 
+    /// A subscriber's disconnect was announced, and its source will send the final counters
+    /// separately: the session stays open (and is not taken as missing from polls) until
+    /// `sessionEnded` comes. A new session of the same subscriber may start meanwhile.
+    public func sessionEnding(_ id: SubscriberID, at now: UInt64) {
+        guard let session = sessions.removeValue(forKey: id) else { return }
+        if let earlier = ending.updateValue(session, forKey: id) { closing.append((earlier, "disconnected")) }
+    }
+
     /// A subscriber left. With `finalCounters` every byte to the end counts; without, the
     /// last poll's reading is the last word. The close is durable when this returns
     /// (unless the journal is stopped: then it is kept and retried).
     public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, at now: UInt64) {
-        guard var session = sessions.removeValue(forKey: id) else { return }
-        if let finalCounters { session.read(finalCounters, at: now) }
+        guard var session = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id) else { return }
+        if let finalCounters {
+            // The final word may be wider than the polls (RADIUS adds gigawords): read it in the session's width.
+            let mask = session.latest.width.maximum
+            session.read(TrafficCounters(upBytes: finalCounters.upBytes & mask, downBytes: finalCounters.downBytes & mask,
+                                         upPackets: finalCounters.upPackets & mask, downPackets: finalCounters.downPackets & mask,
+                                         width: session.latest.width), at: now)
+        }
         closing.append((session, finalCounters == nil ? "disconnected" : "disconnected (final counters)"))
         flush(at: now)
     }
@@ -100,6 +116,10 @@ public final class Meter {
         for (id, session) in sessions where id.scheme == scheme {
             sessions[id] = nil
             closing.append((session, "source restarted"))
+        }
+        for (id, session) in ending where id.scheme == scheme {
+            ending[id] = nil
+            closing.append((session, "disconnected; source restarted before its final counters"))
         }
         flush(at: now)
     }
@@ -154,6 +174,8 @@ public final class Meter {
         }
         let ids = sessions.keys.sorted()
         for id in ids where sessions[id]!.hasPending && !sessions[id]!.unconfirmed { drafts += sessions[id]!.drafts() }
+        let endingIDs = ending.keys.sorted()
+        for id in endingIDs where ending[id]!.hasPending { drafts += ending[id]!.drafts() }
         guard !drafts.isEmpty else {
             lastFlush = now
             return
@@ -175,6 +197,7 @@ public final class Meter {
         closing.removeAll()
         notes.removeAll()
         for id in ids where !sessions[id]!.unconfirmed { sessions[id]!.committed() }
+        for id in endingIDs { ending[id]!.committed() }
         lastFlush = now
     }
 
@@ -219,7 +242,7 @@ public final class Meter {
     }
 
     private func openSessionsForHeader() -> [JournalRecord.OpenSession] {
-        sessions.values.filter { $0.openIsDurable }.sorted { $0.id < $1.id }.map(\.asOpenSession)
+        (Array(sessions.values) + Array(ending.values)).filter { $0.openIsDurable }.sorted { $0.id < $1.id }.map(\.asOpenSession)
     }
 }
 

@@ -190,14 +190,15 @@ public final class TCPSocket: Sendable {
             return buffer
         }
     }
+}
 
-    private static func ipv4Address(_ host: String, port: UInt16) throws(SystemError) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            throw SystemError(.invalidArgument, "\(host) is not an IPv4 address")
-        }
-        return address
+/// `host` (a dotted IPv4 address) and `port` as a socket address.
+func ipv4Address(_ host: String, port: UInt16) throws(SystemError) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+        throw SystemError(.invalidArgument, "\(host) is not an IPv4 address")
     }
+    return address
 }

@@ -69,3 +69,11 @@ struct HashVectors {
         #expect(Hex.encode([0, 255, 160]) == "00ffa0")
     }
 }
+
+struct LegacyDigestTests {
+    /// RFC 1321 appendix A.5.
+    @Test func md5MatchesRFC1321() {
+        #expect(Hex.encode(Hash.radiusMD5([])) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(Hex.encode(Hash.radiusMD5(Array("message digest".utf8))) == "f96b697d7cb7938d525a2f31aaf161d0")
+    }
+}

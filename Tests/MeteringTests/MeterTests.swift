@@ -34,6 +34,26 @@ struct MeterTests {
         #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (180, 400))
     }
 
+    @Test func finalCountersThatComeAfterTheDisconnectStillCount() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
+        let a = mac(1)
+        meter.sessionStarted(a, at: 0)
+        meter.observe([reading(a, counters(4_294_000_000, 100))], scheme: .mac, at: second)
+        meter.sessionEnding(a, at: 2 * second)
+        // Gone from the poll while waiting: not a second close.
+        meter.observe([], scheme: .mac, at: 3 * second)
+        meter.observe([], scheme: .mac, at: 4 * second)
+        // The station is back already, in a new session, before the old one's Stop arrives.
+        meter.sessionStarted(a, at: 4 * second)
+        meter.observe([reading(a, counters(10, 10))], scheme: .mac, at: 4 * second)
+        // RADIUS counts 64-bit: 2^32 + 1000 up, i.e. the 32-bit counter wrapped once.
+        meter.sessionEnded(a, finalCounters: TrafficCounters(upBytes: (1 << 32) + 1000, downBytes: 150, width: .bits64), at: 5 * second)
+        meter.flush(at: 6 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == ((1 << 32) + 1000 + 10, 160))
+        #expect(try JournalVerifier.verify(directory: dir.path).isIntact)
+    }
+
     @Test func aCrashLosesNothingOfAConnectedSubscriber() throws {
         let dir = TemporaryDirectory()
         let a = mac(1), b = mac(2)

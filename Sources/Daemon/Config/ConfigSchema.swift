@@ -1,5 +1,6 @@
 import HAL
 import Logging
+import Posix
 
 /// The documented keys of `qlinkd.conf`: section, name, default and meaning, and how each
 /// value is parsed into `Settings`. Defaults go through the same parser as written values.
@@ -64,6 +65,17 @@ public enum ConfigSchema {
         },
         Key(section: "wifi", name: "reconnect_max", defaultValue: "5s", summary: "longest back-off between reconnects to hostapd") { s, v throws(ConfigError) in
             s.reconnectMaximum = try duration(v, in: .milliseconds(100) ... .seconds(300))
+        },
+        Key(section: "wifi", name: "accounting", defaultValue: "", summary: "HOST:PORT where hostapd's RADIUS accounting (acct_server_addr/port) reaches qlinkd for final counters; empty: off") { s, v throws(ConfigError) in
+            guard !v.isEmpty else { s.accountingEndpoint = nil; return }
+            guard let endpoint = IPv4Endpoint(v) else { throw ConfigError(nil, "expected HOST:PORT with an IPv4 host, got '\(v)'") }
+            s.accountingEndpoint = endpoint
+        },
+        Key(section: "wifi", name: "accounting_secret_file", defaultValue: "/etc/qlink/radius-secret", summary: "file holding the RADIUS shared secret (acct_server_shared_secret)") { s, v throws(ConfigError) in
+            s.accountingSecretFile = try absolutePath(v)
+        },
+        Key(section: "wifi", name: "final_counters_wait", defaultValue: "3s", summary: "how long a disconnect waits for its Accounting-Stop before the last poll stands as final") { s, v throws(ConfigError) in
+            s.finalCountersWait = try duration(v, in: .zero ... .seconds(60))
         },
         Key(section: "metering", name: "poll_interval", defaultValue: "5s", summary: "how often every subscriber's counters are read") { s, v throws(ConfigError) in
             s.pollInterval = try duration(v, in: .milliseconds(100) ... .seconds(300))

@@ -1,5 +1,6 @@
 import HAL
 import Logging
+import Posix
 
 /// Every setting of `qlinkd`, parsed once from the config into typed values.
 ///
@@ -29,6 +30,9 @@ public struct Settings: Sendable, Equatable {
     public var counterWidth = CounterWidth.bits32
     public var commandTimeout = Duration.seconds(2)
     public var reconnectMaximum = Duration.seconds(5)
+    public var accountingEndpoint: IPv4Endpoint?
+    public var accountingSecretFile = "/etc/qlink/radius-secret"
+    public var finalCountersWait = Duration.seconds(3)
     // [metering]
     public var pollInterval = Duration.seconds(5)
     public var flushInterval = Duration.seconds(150)

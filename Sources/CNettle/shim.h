@@ -1,0 +1,1 @@
+#include <nettle/md5.h>
