@@ -102,9 +102,12 @@ public final class Meter {
         guard var session = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id) else { return }
         if let finalCounters {
             // The final word may be wider than the polls (RADIUS adds gigawords): read it in the session's width.
+            // Packet counts of 0 mean "not reported": keep the last poll's, which say nothing either way.
             let mask = session.latest.width.maximum
+            let packetsKnown = finalCounters.upPackets != 0 || finalCounters.downPackets != 0
             session.read(TrafficCounters(upBytes: finalCounters.upBytes & mask, downBytes: finalCounters.downBytes & mask,
-                                         upPackets: finalCounters.upPackets & mask, downPackets: finalCounters.downPackets & mask,
+                                         upPackets: packetsKnown ? finalCounters.upPackets & mask : session.latest.upPackets,
+                                         downPackets: packetsKnown ? finalCounters.downPackets & mask : session.latest.downPackets,
                                          width: session.latest.width), at: now)
         }
         closing.append((session, finalCounters == nil ? "disconnected" : "disconnected (final counters)"))
