@@ -93,7 +93,7 @@ public struct JournalQuery: Sendable {
         var lastSeq: UInt64?
         for (index, path) in segments.enumerated() {
             let name = String(path.split(separator: "/").last ?? "")
-            let lines = JournalLines(try FileSystem.readFile(path))
+            let lines = JournalLines(try FileSystem.readRegularFile(path, limit: JournalFiles.maximumSegmentBytes))
             for (number, line) in lines.complete.enumerated() {
                 let position = JournalPosition(segment: name, line: number + 1)
                 let record: JournalRecord

@@ -33,6 +33,8 @@ public struct OptionSpec: Sendable, Equatable {
 /// options and arguments only after its name.
 public struct Arguments: Sendable, Equatable {
     public var command: String?
+    /// The subcommand picked under `command` (`show` of `meter show`).
+    public var subcommand: String?
     public var socket: String?
     public var config: String?
     public var timeout: Duration = .seconds(5)
@@ -61,7 +63,7 @@ public struct Arguments: Sendable, Equatable {
         func value(for name: String, inline: String?) throws(UsageError) -> String {
             if let inline { return inline }
             index += 1
-            guard index < arguments.count else { throw UsageError("option --\(name) needs a value", command: current?.name) }
+            guard index < arguments.count else { throw UsageError("option --\(name) needs a value", command: current?.fullName) }
             return arguments[index]
         }
         while index < arguments.count {
@@ -70,14 +72,14 @@ public struct Arguments: Sendable, Equatable {
                 parsed.help = true
             } else if token.hasPrefix("-") && token.count > 1 {
                 guard token.hasPrefix("--"), token.count > 2 else {
-                    throw UsageError("unknown option '\(token)'", command: current?.name)
+                    throw UsageError("unknown option '\(token)'", command: current?.fullName)
                 }
                 let body = token.dropFirst(2)
                 let name = String(body.prefix { $0 != "=" })
                 let inline = body.firstIndex(of: "=").map { String(body[body.index(after: $0)...]) }
                 switch name {
                 case "help", "json":
-                    guard inline == nil else { throw UsageError("option --\(name) takes no value", command: current?.name) }
+                    guard inline == nil else { throw UsageError("option --\(name) takes no value", command: current?.fullName) }
                     if name == "help" { parsed.help = true } else { parsed.json = true }
                 case "socket":
                     parsed.socket = try nonEmpty(value(for: name, inline: inline), name, current)
@@ -86,7 +88,7 @@ public struct Arguments: Sendable, Equatable {
                 case "timeout":
                     let text = try value(for: name, inline: inline)
                     guard let timeout = parseDuration(text), timeout > .zero, timeout <= .seconds(3600) else {
-                        throw UsageError("--timeout needs a number of seconds from 0.001 to 3600, got '\(text)'", command: current?.name)
+                        throw UsageError("--timeout needs a number of seconds from 0.001 to 3600, got '\(text)'", command: current?.fullName)
                     }
                     parsed.timeout = timeout
                 default:
@@ -94,18 +96,25 @@ public struct Arguments: Sendable, Equatable {
                         throw UsageError("unknown option '--\(name)' (a command's options go after the command)")
                     }
                     guard let spec = command.options.first(where: { $0.name == name }) else {
-                        throw UsageError("unknown option '--\(name)' for '\(command.name)'", command: command.name)
+                        throw UsageError("unknown option '--\(name)' for '\(command.fullName)'", command: command.fullName)
                     }
                     if spec.valueName == nil {
-                        guard inline == nil else { throw UsageError("option --\(name) takes no value", command: command.name) }
+                        guard inline == nil else { throw UsageError("option --\(name) takes no value", command: command.fullName) }
                         parsed.options[name] = ""
                     } else {
                         parsed.options[name] = try value(for: name, inline: inline)
                     }
                 }
+            } else if let command = current, !command.subcommands.isEmpty {
+                guard let sub = command.subcommands.first(where: { $0.name == token }) else {
+                    throw UsageError("unknown subcommand '\(token)' of '\(command.name)' (one of: \(command.subcommands.map(\.name).joined(separator: ", ")))",
+                                     command: command.fullName)
+                }
+                current = sub
+                parsed.subcommand = token
             } else if let command = current {
                 guard parsed.positionals.count < command.arguments.count else {
-                    throw UsageError("unexpected argument '\(token)' for '\(command.name)'", command: command.name)
+                    throw UsageError("unexpected argument '\(token)' for '\(command.fullName)'", command: command.fullName)
                 }
                 parsed.positionals.append(token)
             } else {
@@ -118,10 +127,13 @@ public struct Arguments: Sendable, Equatable {
             index += 1
         }
         if parsed.socket != nil && parsed.config != nil {
-            throw UsageError("give --socket or --config, not both", command: current?.name)
+            throw UsageError("give --socket or --config, not both", command: current?.fullName)
+        }
+        if let command = current, !command.subcommands.isEmpty, !parsed.help {
+            throw UsageError("'\(command.name)' needs a subcommand: \(command.subcommands.map(\.name).joined(separator: ", "))", command: command.fullName)
         }
         if parsed.json, let command = current, !command.acceptsJSON, !parsed.help {
-            throw UsageError("'\(command.name)' has no --json output", command: command.name)
+            throw UsageError("'\(command.fullName)' has no --json output", command: command.fullName)
         }
         return parsed
     }

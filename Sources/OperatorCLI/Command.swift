@@ -17,13 +17,19 @@ public struct Command: Sendable {
     public var streams: Bool
     /// Talks to `qlinkd`, so the socket path must be resolved first.
     public var needsDaemon: Bool
+    /// Commands under this one (`meter show`): the first argument picks one, whose options then apply.
+    public var subcommands: [Command]
+    /// The name as typed, with the parent's in front for a subcommand (`meter show`).
+    public var fullName: String
+    /// More usage text, shown by `help COMMAND` after the summary (formats, defaults).
+    public var details: [String]
     /// Does the work; returns the exit status, or throws `ClientError`, `UsageError`,
     /// `OutputError` or `DaemonConfig.Failure`, which `QlinkCtl` reports.
     public var run: @Sendable (CommandContext) async throws -> Int32
 
     public init(name: String, summary: String, options: [OptionSpec] = [], arguments: [String] = [],
-                acceptsJSON: Bool = true, streams: Bool = false, needsDaemon: Bool = true,
-                run: @escaping @Sendable (CommandContext) async throws -> Int32) {
+                acceptsJSON: Bool = true, streams: Bool = false, needsDaemon: Bool = true, subcommands: [Command] = [],
+                details: [String] = [], run: @escaping @Sendable (CommandContext) async throws -> Int32) {
         self.name = name
         self.summary = summary
         self.options = options
@@ -31,15 +37,34 @@ public struct Command: Sendable {
         self.acceptsJSON = acceptsJSON
         self.streams = streams
         self.needsDaemon = needsDaemon
+        self.fullName = name
+        self.details = details
+        self.subcommands = subcommands.map { sub in
+            var sub = sub
+            sub.fullName = "\(name) \(sub.name)"
+            return sub
+        }
         self.run = run
     }
 
     /// Every command, in the order `--help` lists them.
-    public static let all: [Command] = [status, subscribers, events, top, ping, reload, help]
+    public static let all: [Command] = [status, subscribers, events, top, ping, reload, meter, help]
 
-    /// `name [--option VALUE]... [ARGUMENT]... [--json]`.
+    /// A command by its full name (`status`, `meter show`).
+    public static func named(_ fullName: String) -> Command? {
+        let words = fullName.split(separator: " ").map(String.init)
+        guard let first = words.first, var command = all.first(where: { $0.name == first }) else { return nil }
+        for word in words.dropFirst() {
+            guard let sub = command.subcommands.first(where: { $0.name == word }) else { return nil }
+            command = sub
+        }
+        return command
+    }
+
+    /// `name [--option VALUE]... [ARGUMENT]... [--json]`; `name SUBCOMMAND [OPTIONS]` for a command with subcommands.
     public var synopsis: String {
-        ([name] + options.map { "[\($0.synopsis)]" } + arguments.map { "[\($0)]" } + (acceptsJSON ? ["[--json]"] : []))
+        if !subcommands.isEmpty { return "\(fullName) SUBCOMMAND [OPTIONS]" }
+        return ([fullName] + options.map { "[\($0.synopsis)]" } + arguments.map { "[\($0)]" } + (acceptsJSON ? ["[--json]"] : []))
             .joined(separator: " ")
     }
 }
@@ -51,6 +76,8 @@ public struct CommandContext: Sendable {
     public let error: any OutputSink
     /// The control socket; empty for commands that do not need the daemon.
     public let socketPath: String
+    /// The config read when `--config` is not given (if it exists), for commands that read the daemon's files.
+    public let defaultConfig: String
 
     public var json: Bool { arguments.json }
 
@@ -130,7 +157,7 @@ extension Command {
     public static let help = Command(name: "help", summary: "this text, or one command's usage", arguments: ["COMMAND"],
                                      acceptsJSON: false, needsDaemon: false) { context in
         if let name = context.arguments.positionals.first {
-            guard let command = Command.all.first(where: { $0.name == name }) else {
+            guard let command = Command.named(name) else {
                 throw UsageError("unknown command '\(name)'")
             }
             try context.output.lines(Usage.command(command))
@@ -189,6 +216,8 @@ public enum ExitStatus {
     public static let refused: Int32 = 1
     /// EX_USAGE: the command line is wrong.
     public static let usage: Int32 = 64
+    /// EX_DATAERR: the metering journal has lines that are not whole records (`meter`).
+    public static let dataError: Int32 = 65
     /// EX_NOINPUT: the `--config` file cannot be read.
     public static let noInput: Int32 = 66
     /// EX_UNAVAILABLE: qlinkd is not running (no socket, refused, or it hung up).

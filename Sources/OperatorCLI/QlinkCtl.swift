@@ -21,7 +21,7 @@ public enum QlinkCtl {
         }
         func report(_ message: String) { try? errorOutput.line("qlinkctl: \(message)") }
 
-        guard let name = parsed.command, let command = Command.all.first(where: { $0.name == name }) else {
+        guard let name = parsed.command, let command = Command.named([name, parsed.subcommand].compactMap { $0 }.joined(separator: " ")) else {
             if parsed.help {
                 return (try? output.lines(Usage.full())) == nil ? ExitStatus.ioError : ExitStatus.ok
             }
@@ -42,7 +42,7 @@ public enum QlinkCtl {
             }
         }
 
-        let context = CommandContext(arguments: parsed, output: output, error: errorOutput, socketPath: socketPath)
+        let context = CommandContext(arguments: parsed, output: output, error: errorOutput, socketPath: socketPath, defaultConfig: defaultConfig)
         let outcome = await race({ () async -> Result<Int32, any Error> in
             do { return .success(try await command.run(context)) } catch { return .failure(error) }
         }, against: interrupt)
@@ -56,6 +56,8 @@ public enum QlinkCtl {
             switch failure {
             case let failure as UsageError:
                 return usageFailure(failure, to: errorOutput)
+            case let failure as QuietExit:
+                return failure.status
             case let failure as OutputError where failure.isBrokenPipe:
                 // The reader went away (`| head`): for a stream that is how it ends.
                 return command.streams ? ExitStatus.ok : ExitStatus.ioError
@@ -90,7 +92,7 @@ public enum QlinkCtl {
     }
 
     private static func usageFailure(_ failure: UsageError, to sink: any OutputSink) -> Int32 {
-        let usage = failure.command.flatMap { name in Command.all.first { $0.name == name } }.map { ["usage: qlinkctl \($0.synopsis)"] } ?? Usage.short()
+        let usage = failure.command.flatMap(Command.named).map { ["usage: qlinkctl \($0.synopsis)"] } ?? Usage.short()
         try? sink.lines(["qlinkctl: \(failure.message)"] + usage + ["Try 'qlinkctl --help'."])
         return ExitStatus.usage
     }
@@ -136,15 +138,21 @@ public enum Usage {
                 "The operator's CLI of a Qlink base station: talks to qlinkd over its control socket.",
                 "Without --socket or --config it reads \(DaemonConfig.defaultPath) if that exists, else uses \(DaemonConfig.defaultSocketPath).",
                 "", "commands:"] + columns(commandRows) + ["", "options:"] + columns(optionRows) + [
-                "", "exit status: 0 ok, 1 qlinkd refused the request, 64 usage, 66 config unreadable,",
-                "  69 qlinkd not running, 74 I/O error, 75 no answer in time, 76 garbled reply,",
-                "  77 permission denied, 78 bad config, 128+N stopped by signal N (events and top: 0).",
+                "", "exit status: 0 ok, 1 qlinkd refused the request (meter verify: the journal is broken), 64 usage,",
+                "  65 damaged journal lines (meter), 66 config or journal unreadable, 69 qlinkd not running,",
+                "  74 I/O error, 75 no answer in time, 76 garbled reply, 77 permission denied, 78 bad config,",
+                "  128+N stopped by signal N (events and top: 0).",
         ]
     }
 
     /// One command's usage and options.
     public static func command(_ command: Command) -> [String] {
-        var lines = ["usage: qlinkctl [--socket PATH | --config FILE] \(command.synopsis)", "", command.summary]
+        let global = command.needsDaemon ? "[--socket PATH | --config FILE]" : "[--config FILE]"
+        var lines = ["usage: qlinkctl \(global) \(command.synopsis)", "", command.summary]
+        if !command.subcommands.isEmpty {
+            lines += ["", "subcommands:"] + command.subcommands.flatMap { ["  " + $0.synopsis, "      " + $0.summary] }
+        }
+        if !command.details.isEmpty { lines += [""] + command.details }
         if !command.options.isEmpty {
             lines += ["", "options:"] + columns(command.options.map { ($0.synopsis, $0.summary) })
         }
