@@ -80,7 +80,7 @@ struct DaemonResponder: ControlResponder {
         let meter = await metering.status()
         var report = StatusReport(version: Self.version,
                             uptimeSeconds: (SystemClock.monotonicNanoseconds() - startedAt) / 1_000_000_000,
-                            board: settings.board.rawValue, station: settings.stationName, wifi: wifiState,
+                            board: settings.boardProfile.rawValue, station: settings.stationName, wifi: wifiState,
                             wifiDetail: detail, subscribers: table.connectedCount, pid: ProcessInfo.id,
                             metering: meter.journal, journalBytes: meter.bytesAppended, journalFsyncs: meter.fsyncs)
         for contribute in statusContributors { await contribute(&report) }

@@ -70,7 +70,7 @@ public enum QlinkDaemon {
         do { lock = try StateLock(path: initial.lockFile) } catch { return fail("\(error)", code: ExitCode.tempFail) }
         let identity: (key: SigningKey, created: Bool)
         do { identity = try StationIdentity.loadOrCreate(path: initial.stationKeyFile) } catch { return fail("\(error)", code: ExitCode.dataError) }
-        logger.notice("qlinkd \(DaemonResponder.version) starting: station \(initial.stationName), board \(initial.board.rawValue), pid \(getpid())")
+        logger.notice("qlinkd \(DaemonResponder.version) starting: station \(initial.stationName), board \(initial.boardProfile.rawValue), pid \(getpid())")
         logger.info("station key \(identity.created ? "created" : "loaded"): \(identity.key.publicKey)")
 
         let signals: SignalSource

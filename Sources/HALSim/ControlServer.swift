@@ -78,41 +78,41 @@ public final class ControlServer: Sendable {
         }
     }
 
+    /// What each event takes, for error messages.
+    static let eventUsage: [String: String] = [
+        "hostapd-restart": "hostapd-restart [SECONDS] (0 to 3600)",
+        "counter-reset": "counter-reset [all|random|ID]",
+        "wrap32": "wrap32 [all|random|ID] [SECONDS] (SECONDS above 0, at most 3600)",
+        "radio-restart": "radio-restart [SECONDS] (0 to 3600)",
+        "thermal-spike": "thermal-spike [SECONDS] (above 0, at most 3600)",
+        "frontend-unplug": "frontend-unplug", "frontend-plug": "frontend-plug", "gps-lost": "gps-lost", "gps-fix": "gps-fix",
+    ]
+
     private func inject(_ words: [String]) -> Result<String, WorldError> {
-        let argument = words.dropFirst().first
-        guard words.count <= (words.first == "wrap32" ? 3 : 2) else { return .failure(WorldError("too many arguments for \(words[0])")) }
-        do throws(WorldError) {
-            switch words.first {
-            case "pause":
-                world.pause()
-                return .success("paused\n")
-            case "resume":
-                world.resume()
-                return .success("resumed\n")
-            case "hostapd-restart":
-                guard let seconds = argument.map({ Double($0) }) ?? 3, seconds >= 0, seconds <= 3600 else {
-                    throw WorldError("hostapd-restart takes a number of seconds (0 to 3600)")
-                }
-                try world.injectHostapdRestart(downFor: seconds)
-                logger.notice("injected: hostapd-restart (down for \(formatNumber(seconds))s)")
-                return .success("hostapd terminated; back in \(formatNumber(seconds))s\n")
-            case "counter-reset":
-                guard let target = FaultTarget(argument.map { Substring($0) }) else { throw WorldError("not a subscriber id: \(argument ?? "")") }
-                let count = try world.injectCounterReset(target)
-                logger.notice("injected: \(words.joined(separator: " ")) (\(count) stations)")
-                return .success("counter-reset: \(count) station\(count == 1 ? "" : "s")\n")
-            case "wrap32":
-                guard case .wrap32(let target, let seconds)? = FaultAction(words: words.map { Substring($0) }) else {
-                    throw WorldError("usage: wrap32 [all|random|ID] [SECONDS] (SECONDS above 0, at most 3600; got '\(words.dropFirst().joined(separator: " "))')")
-                }
-                let count = try world.injectWrap32(target, seconds: seconds)
-                logger.notice("injected: \(words.joined(separator: " ")) (\(count) stations, \(formatNumber(seconds))s burst)")
-                return .success("wrap32: \(count) station\(count == 1 ? "" : "s"), burst over \(formatNumber(seconds))s\n")
-            default:
-                throw WorldError("unknown event '\(words.first ?? "")' (expected hostapd-restart, counter-reset, wrap32, pause, resume)")
+        let verb = words.first ?? ""
+        switch verb {
+        case "pause":
+            guard words.count == 1 else { return .failure(WorldError("too many arguments for pause")) }
+            world.pause()
+            return .success("paused\n")
+        case "resume":
+            guard words.count == 1 else { return .failure(WorldError("too many arguments for resume")) }
+            world.resume()
+            return .success("resumed\n")
+        default:
+            guard let usage = Self.eventUsage[verb] else {
+                return .failure(WorldError("unknown event '\(verb)' (expected \(Self.eventUsage.keys.sorted().joined(separator: ", ")), pause, resume)"))
             }
-        } catch {
-            return .failure(error)
+            guard let action = FaultAction(words: words.map { Substring($0) }) else {
+                return .failure(WorldError("usage: \(usage); got '\(words.joined(separator: " "))'"))
+            }
+            do throws(WorldError) {
+                let reply = try world.inject(action)
+                logger.notice("injected: \(words.joined(separator: " ")): \(reply.trimmingWhitespace())")
+                return .success(reply)
+            } catch {
+                return .failure(error)
+            }
         }
     }
 
@@ -129,7 +129,19 @@ public final class ControlServer: Sendable {
             ("subscribers", String(s.subscribers)),
             ("hostapd", jsonString(s.hostapdUp ? "up" : "down")),
             ("ap", jsonString(s.apEnabled ? "enabled" : "disabled")),
+            ("ues", String(s.ues)),
+            ("ues_attached", String(s.uesAttached)),
+            ("ue_rejections", String(s.ueRejections)),
+            ("radio", jsonString(s.radioUp ? "up" : "down")),
         ]
+        let board = world.board()
+        let watchdog = board.watchdog
+        let lastAgo = watchdog.lastKeepalive.map { String(Int(((board.realTime - $0) * 1000).rounded())) } ?? "null"
+        fields.append(("watchdog", "{\"keepalives\":\(watchdog.keepalives),\"last_ms_ago\":\(lastAgo),\"missed\":\(watchdog.missed),"
+            + "\"magic_close\":\(watchdog.magicClose),\"armed\":\(watchdog.armed),\"timeout_s\":\(formatNumber(WatchdogStatus.timeout))}"))
+        fields.append(("thermal", "{" + board.zones.map { "\(jsonString($0.name)):\($0.milliCelsius)" }.joined(separator: ",") + "}"))
+        fields.append(("frontend", jsonString(board.frontendPresent ? "present" : "absent")))
+        fields.append(("gps", jsonString(board.gpsFix ? "fix" : "lost")))
         fields += describe()
         return "{" + fields.map { "\(jsonString($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
     }

@@ -58,7 +58,7 @@ public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// `hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--counter-bits 32|64]`
+/// `hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64]`
 public struct SimulatorOptions: Sendable, Equatable {
     /// Absolute path of the simulated board's root directory.
     public var root: String
@@ -67,13 +67,16 @@ public struct SimulatorOptions: Sendable, Equatable {
     public var seed: UInt64 = 1
     public var speed: Double = 1
     public var subscribers: Int?
+    /// The cellular population (UEs); nil: the scenario's `ues`, else a third of `subscribers`.
+    public var ues: Int?
     public var counterWidth: CounterWidth = .bits32
 
     public static let usage = """
-        usage: hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--counter-bits 32|64]
+        usage: hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64]
                hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG...]
         scenarios: \(BuiltinScenarios.names.joined(separator: ", ")) (default \(BuiltinScenarios.defaultName)), or a file
-        events: hostapd-restart [SECONDS], counter-reset [ID], wrap32 [ID] [SECONDS], pause, resume
+        events: hostapd-restart [SECONDS], counter-reset [ID], wrap32 [ID] [SECONDS], radio-restart [SECONDS],
+                thermal-spike [SECONDS], frontend-unplug, frontend-plug, gps-lost, gps-fix, pause, resume
         """
 
     public init(root: String) {
@@ -100,6 +103,9 @@ public struct SimulatorOptions: Sendable, Equatable {
             case "--subscribers":
                 guard let n = Int(value), (1...4096).contains(n) else { throw UsageError("--subscribers must be from 1 to 4096, got '\(value)'") }
                 options.subscribers = n
+            case "--ues":
+                guard let n = Int(value), (0...4096).contains(n) else { throw UsageError("--ues must be from 0 to 4096, got '\(value)'") }
+                options.ues = n
             case "--counter-bits":
                 guard let bits = Int(value), let width = CounterWidth(rawValue: bits) else { throw UsageError("--counter-bits must be 32 or 64, got '\(value)'") }
                 options.counterWidth = width

@@ -9,6 +9,10 @@ public struct Scenario: Sendable, Equatable {
     public var name: String
     /// How many distinct subscribers (Wi-Fi stations) exist.
     public var subscribers: Int
+    /// How many cellular subscribers (UEs) exist; nil: a third of the Wi-Fi population.
+    public var ues: Int?
+    /// Where the GPS receiver is.
+    public var position: GPSPosition
     /// Seconds after midnight at which the simulated clock starts.
     public var startOfDay: Double
     /// Mean length of one association, in seconds.
@@ -23,11 +27,13 @@ public struct Scenario: Sendable, Equatable {
     public var tide: Tide
     public var faults: [ScheduledFault]
 
-    public init(name: String, subscribers: Int = 24, startOfDay: Double = 17 * 3600, meanSession: Double = 45 * 60,
+    public init(name: String, subscribers: Int = 24, ues: Int? = nil, startOfDay: Double = 17 * 3600, meanSession: Double = 45 * 60,
                 arrivalsPerHour: Double = 30, trafficScale: Double = 1, reconnectDelay: Double = 30,
-                tide: Tide = .standard, faults: [ScheduledFault] = []) {
+                tide: Tide = .standard, faults: [ScheduledFault] = [], position: GPSPosition = .standard) {
         self.name = name
         self.subscribers = subscribers
+        self.ues = ues
+        self.position = position
         self.startOfDay = startOfDay
         self.meanSession = meanSession
         self.arrivalsPerHour = arrivalsPerHour
@@ -61,28 +67,63 @@ public enum FaultAction: Sendable, Equatable, CustomStringConvertible {
     /// A burst of real extra traffic carries the 32-bit byte counters just past 2^32 over
     /// `seconds` of real time (skipped with 64-bit counters).
     case wrap32(FaultTarget, seconds: Double)
+    /// OpenBTS terminates (every UE drops, its CLI closes) and comes back on the same port
+    /// after `downSeconds` of real time.
+    case radioRestart(downSeconds: Double)
+    /// Both thermal zones run 30 °C hotter (at least 90 °C, past the 85 °C trip point) for
+    /// `seconds` of real time.
+    case thermalSpike(seconds: Double)
+    /// The radio front end is unplugged (the radio goes down) or plugged in again.
+    case frontend(present: Bool)
+    /// The GPS receiver loses or regains its fix.
+    case gps(fix: Bool)
 
     /// How long a wrap32 burst lasts when no seconds are given (real seconds).
     public static let defaultWrapSeconds = 12.0
+    /// How long a thermal spike lasts when no seconds are given (real seconds).
+    public static let defaultSpikeSeconds = 30.0
 
     public var description: String {
         switch self {
         case .hostapdRestart(let seconds): "hostapd-restart \(formatNumber(seconds))"
         case .counterReset(let target): "counter-reset \(target)"
         case .wrap32(let target, let seconds): "wrap32 \(target) \(formatNumber(seconds))"
+        case .radioRestart(let seconds): "radio-restart \(formatNumber(seconds))"
+        case .thermalSpike(let seconds): "thermal-spike \(formatNumber(seconds))"
+        case .frontend(let present): present ? "frontend-plug" : "frontend-unplug"
+        case .gps(let fix): fix ? "gps-fix" : "gps-lost"
         }
     }
 
     /// Parses `hostapd-restart [SECONDS]`, `counter-reset [all|random|ID]`,
-    /// `wrap32 [all|random|ID] [SECONDS]` (a lone number after wrap32 is the seconds).
+    /// `wrap32 [all|random|ID] [SECONDS]` (a lone number after wrap32 is the seconds),
+    /// `radio-restart [SECONDS]`, `thermal-spike [SECONDS]`, `frontend-unplug`,
+    /// `frontend-plug`, `gps-lost`, `gps-fix`.
     public init?(words: [Substring]) {
         guard let verb = words.first else { return nil }
         let arguments = Array(words.dropFirst())
         let argument = arguments.first
+        func seconds(default value: Double, minimum: Double = 0) -> Double? {
+            guard arguments.count <= 1, let seconds = argument.map({ Double($0) }) ?? value,
+                  seconds >= minimum, seconds <= 3600 else { return nil }
+            return seconds
+        }
         switch verb {
         case "hostapd-restart":
-            guard arguments.count <= 1, let seconds = argument.map({ Double($0) }) ?? 3, seconds >= 0, seconds <= 3600 else { return nil }
+            guard let seconds = seconds(default: 3) else { return nil }
             self = .hostapdRestart(downSeconds: seconds)
+        case "radio-restart":
+            guard let seconds = seconds(default: 3) else { return nil }
+            self = .radioRestart(downSeconds: seconds)
+        case "thermal-spike":
+            guard let seconds = seconds(default: Self.defaultSpikeSeconds), seconds > 0 else { return nil }
+            self = .thermalSpike(seconds: seconds)
+        case "frontend-unplug", "frontend-plug":
+            guard arguments.isEmpty else { return nil }
+            self = .frontend(present: verb == "frontend-plug")
+        case "gps-lost", "gps-fix":
+            guard arguments.isEmpty else { return nil }
+            self = .gps(fix: verb == "gps-fix")
         case "counter-reset":
             guard arguments.count <= 1, let target = FaultTarget(argument) else { return nil }
             self = .counterReset(target)
@@ -148,6 +189,7 @@ public enum BuiltinScenarios {
         [world]
         subscribers = 6
         start = 01:30
+        ues = 2
         session = 40m
         arrivals = 20/h
         traffic = 0.3
@@ -157,6 +199,7 @@ public enum BuiltinScenarios {
         # busy-day (the default): a populated cell from late afternoon into the evening peak.
         [world]
         subscribers = 24
+        ues = 8
         start = 17:00
         session = 45m
         arrivals = 30/h
@@ -168,6 +211,7 @@ public enum BuiltinScenarios {
         # churn: many short sessions; stations come and go every few minutes.
         [world]
         subscribers = 48
+        ues = 16
         start = 19:00
         session = 3m
         arrivals = 600/h
@@ -178,11 +222,13 @@ public enum BuiltinScenarios {
         # faults: a busy evening with things going wrong on a schedule (simulated time).
         [world]
         subscribers = 16
+        ues = 6
         start = 18:00
         session = 30m
         arrivals = 30/h
         traffic = 1.0
         reconnect = 20s
+        gps = 52.520008, 13.404954, 34
 
         [faults]
         at = 2m hostapd-restart 3
@@ -190,6 +236,12 @@ public enum BuiltinScenarios {
         every = 7m wrap32 random 12
         at = 20m hostapd-restart 10
         every = 1h counter-reset all
+        at = 5m radio-restart 3
+        at = 12m thermal-spike 20
+        at = 15m gps-lost
+        at = 16m gps-fix
+        at = 25m frontend-unplug
+        at = 26m frontend-plug
         """,
     ]
 

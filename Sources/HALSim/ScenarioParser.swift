@@ -42,6 +42,16 @@ extension Scenario {
             case "subscribers":
                 guard let n = Int(value), (1...4096).contains(n) else { throw fail("subscribers must be a whole number from 1 to 4096, got '\(value)'") }
                 scenario.subscribers = n
+            case "ues":
+                guard let n = Int(value), (0...4096).contains(n) else { throw fail("ues must be a whole number from 0 to 4096, got '\(value)'") }
+                scenario.ues = n
+            case "gps":
+                let numbers = value.split(separator: ",").map { Double($0.trimmingWhitespace()) }
+                guard (2...3).contains(numbers.count), let lat = numbers[0], let lon = numbers[1], abs(lat) <= 90, abs(lon) <= 180,
+                      numbers.count == 2 || numbers[2].map({ abs($0) < 10_000 }) == true else {
+                    throw fail("gps must be 'LATITUDE, LONGITUDE[, ALTITUDE]' in degrees and metres, got '\(value)'")
+                }
+                scenario.position = GPSPosition(latitude: lat, longitude: lon, altitude: numbers.count == 3 ? numbers[2]! : GPSPosition.standard.altitude)
             case "start":
                 guard let t = parseTimeOfDay(value) else { throw fail("start must be a time of day HH:MM[:SS], got '\(value)'") }
                 scenario.startOfDay = t
@@ -71,7 +81,8 @@ extension Scenario {
         guard key == "at" || key == "every" else { throw fail("unknown key '\(key)' in [faults] (expected 'at' or 'every')") }
         guard let when = words.first.flatMap(parseDuration) else { throw fail("'\(key)' needs a duration first (e.g. '\(key) = 2m hostapd-restart'), got '\(value)'") }
         guard let action = FaultAction(words: Array(words.dropFirst())) else {
-            throw fail("unknown fault '\(words.dropFirst().joined(separator: " "))' (expected hostapd-restart [SECONDS], counter-reset [all|random|ID], wrap32 [all|random|ID] [SECONDS])")
+            throw fail("unknown fault '\(words.dropFirst().joined(separator: " "))' (expected hostapd-restart [SECONDS], counter-reset [all|random|ID], "
+                + "wrap32 [all|random|ID] [SECONDS], radio-restart [SECONDS], thermal-spike [SECONDS], frontend-unplug, frontend-plug, gps-lost, gps-fix)")
         }
         if key == "every" {
             guard when >= 1 else { throw fail("'every' needs an interval of at least 1s") }

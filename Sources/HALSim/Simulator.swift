@@ -30,7 +30,7 @@ public struct Simulator: Sendable {
     }
 
     /// The `qlinkd.conf` that points qlinkd's real backends at this board.
-    public static func qlinkdConfiguration(root: String, counterWidth: CounterWidth) -> String {
+    public static func qlinkdConfiguration(root: String, counterWidth: CounterWidth, openBTSPort: UInt16, gpsdPort: UInt16) -> String {
         """
         # Written by hal-sim for the simulated board at \(root).
         [station]
@@ -49,6 +49,27 @@ public struct Simulator: Sendable {
 
         [metering]
         poll_interval = 1s
+
+        [radio]
+        enabled = yes
+        backend = openbts
+        host = 127.0.0.1
+        port = \(openBTSPort)
+        band = 900
+        channel = 51
+        mcc = 001
+        mnc = 01
+        lac = 1000
+        cell_id = 10
+        transmit_power = 20
+        max_output_power = 20
+        capacity = 10
+
+        [board]
+        watchdog = \(root)/dev/watchdog
+        thermal_root = \(root)/sys/class/thermal
+        frontend = \(root)/frontend/present
+        gpsd = 127.0.0.1:\(gpsdPort)
 
         """
     }
@@ -89,34 +110,64 @@ public struct Simulator: Sendable {
         if !FileSystem.exists(pskPath) { try FileSystem.writeDurably(pskPath, [], mode: 0o600) }
 
         let configuration = WorldConfiguration(scenario: scenario, seed: options.seed, speed: options.speed,
-                                               subscribers: options.subscribers, counterWidth: options.counterWidth)
+                                               subscribers: options.subscribers, ues: options.ues, counterWidth: options.counterWidth)
         let world = World(configuration: configuration) { [self] in loadPSK() }
+        let logger = self.logger
+        world.setNoticeSink { notices in
+            for notice in notices {
+                switch notice.level {
+                case .info: logger.info(notice.message)
+                case .notice: logger.notice(notice.message)
+                case .warning: logger.warning(notice.message)
+                }
+            }
+        }
         let hostapd = HostapdServer(world: world, directory: hostapdDirectory, interface: Self.interface,
                                     pskPath: pskPath, logger: logger.child("hostapd"))
         world.setEventSink { events in hostapd.deliver(events) }
         try hostapd.start()
         defer { hostapd.stop() }
+        let openBTS = OpenBTSServer(world: world, logger: logger.child("openbts"))
+        world.setRadioSink { events in openBTS.deliver(events) }
+        try openBTS.start()
+        defer { openBTS.stop() }
+        let gpsd = try GPSDServer(world: world, logger: logger.child("gpsd"))
+        gpsd.start()
+        defer { gpsd.stop() }
+        let board = BoardFiles(root: root, world: world, logger: logger.child("board"))
+        try board.create()
         let facts: [(String, String)] = [
             ("speed", formatNumber(options.speed)), ("seed", String(options.seed)),
             ("counter_bits", String(options.counterWidth.rawValue)), ("scenario", jsonString(scenario.name)),
+            ("openbts_port", String(openBTS.port)), ("gpsd_port", String(gpsd.port)),
         ]
         let control = try ControlServer(world: world, path: controlPath, logger: logger) { facts }
         control.start()
         defer { control.stop() }
-        try FileSystem.writeDurably(configPath, Array(Self.qlinkdConfiguration(root: root, counterWidth: options.counterWidth).utf8))
+        let conf = Self.qlinkdConfiguration(root: root, counterWidth: options.counterWidth, openBTSPort: openBTS.port, gpsdPort: gpsd.port)
+        try FileSystem.writeDurably(configPath, Array(conf.utf8))
         try FileSystem.writeDurably(readyPath, [])
         let status = world.status()
         logger.notice("ready at \(root): scenario \(scenario.name), seed \(options.seed), speed \(formatNumber(options.speed)), "
-            + "\(status.subscribers) subscribers (\(status.connected) connected), \(options.counterWidth.rawValue)-bit counters")
+            + "\(status.subscribers) subscribers (\(status.connected) connected), \(status.ues) UEs (\(status.uesAttached) attached), "
+            + "\(options.counterWidth.rawValue)-bit counters, OpenBTS CLI on 127.0.0.1:\(openBTS.port), gpsd on 127.0.0.1:\(gpsd.port)")
 
         let ticker = Task {
             var last = SystemClock.monotonicNanoseconds()
+            var boardFailing = false
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.tick)
                 let now = SystemClock.monotonicNanoseconds()
                 // A starved process catches up at most a second at a time.
                 world.advance(by: .nanoseconds(Int64(min(now - last, 1_000_000_000))))
                 last = now
+                do {
+                    try board.sync()
+                    boardFailing = false
+                } catch {
+                    if !boardFailing { logger.error("board files: \(error)") }
+                    boardFailing = true
+                }
             }
         }
         let signals = try SignalSource(HALSimCommand.stopSignals)
@@ -163,6 +214,14 @@ func bindDatagramSocket(at path: String, mode: mode_t) throws(SystemError) -> Un
         throw SystemError(error, "bind \(path)")
     }
     return try UnixSocket.adopting(fd: fd, kind: .datagram)
+}
+
+/// The watchdog file's size, modification time and inode (nil when it is gone).
+func statFile(_ path: String) -> FileStamp? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return FileStamp(size: Int(info.st_size), modifiedNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+                     inode: UInt64(info.st_ino))
 }
 
 /// Removes a directory if it is empty, as hostapd does with its ctrl_interface directory

@@ -3,11 +3,18 @@ import HAL
 import Glibc
 #endif
 
-/// One simulated person with a phone: a fixed profile drawn from the seed, a schedule of
-/// wanting to be online, and (while associated) a session with the AP.
+/// One simulated person with a device: a Wi-Fi station (a MAC) or a cellular UE (an IMSI),
+/// a fixed profile drawn from the seed, a schedule of wanting to be online, and (while
+/// associated or attached) a session.
 struct Subscriber: Sendable {
+    /// How the subscriber reaches the cell.
+    enum Access: Sendable, Equatable {
+        case wifi(MACAddress)
+        case lte(imsi: String)
+    }
+
     let id: SubscriberID
-    let mac: MACAddress
+    let access: Access
     /// Bytes per simulated second to and from the subscriber at tide level 1, before the scenario's scale.
     let downRate: Double
     let upRate: Double
@@ -18,8 +25,8 @@ struct Subscriber: Sendable {
     var wantsOnline = false
     /// Simulated time of the next arrival (when away) or departure (when online).
     var nextChange: Double = 0
-    /// It will not try to associate before this simulated time (after being kicked off, or
-    /// while the AP comes back).
+    /// It will not try to associate or attach before this simulated time (after being kicked
+    /// off, rejected, or while the AP or the radio comes back).
     var notBefore: Double = 0
     /// The per-station passphrase its device holds, once one was provisioned for its MAC.
     var knownKey: String?
@@ -29,7 +36,25 @@ struct Subscriber: Sendable {
     var truthUp: UInt64 = 0
     var truthDown: UInt64 = 0
 
-    /// Draws the profile of subscriber number `index` under `seed`; `taken` keeps MACs unique.
+    /// The Wi-Fi station's address (nil for a UE).
+    var mac: MACAddress? {
+        if case .wifi(let mac) = access { return mac }
+        return nil
+    }
+
+    /// The UE's IMSI (nil for a Wi-Fi station).
+    var imsi: String? {
+        if case .lte(let imsi) = access { return imsi }
+        return nil
+    }
+
+    var isLTE: Bool { imsi != nil }
+
+    /// The random stream of UE number `index` (far from the Wi-Fi streams, so adding UEs never
+    /// changes a station's schedule).
+    static func ueStream(_ index: Int) -> UInt64 { 0x1_0000_0000 + UInt64(index) }
+
+    /// Draws the profile of Wi-Fi subscriber number `index` under `seed`; `taken` keeps MACs unique.
     init(index: Int, seed: UInt64, taken: inout Set<MACAddress>) {
         var random = SimRandom(seed: seed, stream: UInt64(index))
         var mac: MACAddress
@@ -38,26 +63,51 @@ struct Subscriber: Sendable {
             // 02: locally administered, unicast.
             mac = MACAddress(bytes: [0x02] + (0..<5).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) })!
         } while !taken.insert(mac).inserted
-        self.mac = mac
-        self.id = .mac(mac)
+        access = .wifi(mac)
+        id = .mac(mac)
         downRate = random.logUniform(5_000, 2_500_000)
         upRate = downRate * random.uniform(0.05, 0.35)
         signalDBm = Int(random.uniform(-82, -38))
         self.random = random
     }
+
+    /// Draws the profile of UE number `index` under `seed`: an IMSI of the cell's network
+    /// (`mccmnc` followed by ten digits from the seed, unique through `taken`) and a cellular
+    /// data rate (log-uniform, 2 kB/s to 500 kB/s down at tide level 1).
+    init(ueIndex index: Int, seed: UInt64, mccmnc: String, taken: inout Set<String>) {
+        var random = SimRandom(seed: seed, stream: Self.ueStream(index))
+        var imsi: String
+        repeat {
+            let digits = String(random.next() % 10_000_000_000)
+            imsi = mccmnc + String(repeating: "0", count: 10 - digits.count) + digits
+        } while !taken.insert(imsi).inserted
+        access = .lte(imsi: imsi)
+        id = SubscriberID.imsi(imsi)!
+        downRate = random.logUniform(2_000, 500_000)
+        upRate = downRate * random.uniform(0.05, 0.35)
+        signalDBm = Int(random.uniform(-100, -60))
+        self.random = random
+    }
 }
 
-/// One association of a station with the AP, as the driver counts it.
+/// One association of a station with the AP, or one attachment of a UE to the radio, as
+/// the driver (or OpenBTS) counts it.
 struct Session: Sendable {
     let startSim: Double
+    /// The world's real clock at the start: `connected_time` and OpenBTS's `age` are real
+    /// seconds since, as the daemon compares them with its own monotonic clock.
+    let startReal: Double
     /// The tide's cumulative integral at the start: traffic is a function of the integral since.
     let startCumulative: Double
     /// This session's intensity relative to the subscriber's usual rate.
     let multiplier: Double
+    /// The station's association id (0 for a UE).
     let aid: Int
     /// The per-station passphrase and its keyid, when the station used one.
     let key: String?
     let keyID: String?
+    /// What OpenBTS keeps about an attached UE (nil for a Wi-Fi station).
+    var link: UELink?
     /// Exact bytes moved in this session (never wrapped), wrap32 bursts included.
     var upBytes: UInt64 = 0
     var downBytes: UInt64 = 0

@@ -8,19 +8,28 @@ public struct WorldConfiguration: Sendable {
     public var seed: UInt64
     /// Simulated seconds per real second.
     public var speed: Double
-    /// The population (the scenario's unless overridden).
+    /// The Wi-Fi population (the scenario's unless overridden).
     public var subscribers: Int
+    /// The cellular population: UEs with IMSIs (the scenario's `ues`, else a third of the
+    /// Wi-Fi population, unless overridden).
+    public var ues: Int
+    /// Where the emulated GPS receiver is (the scenario's `gps`).
+    public var position: GPSPosition
     /// The width of the byte counters the emulated driver reports.
     public var counterWidth: CounterWidth
     public var ssid = "Qlink-sim"
     public var bssid = MACAddress(bytes: [0x02, 0x51, 0x00, 0x00, 0x00, 0x01])!
     public var interface = "wlan0"
 
-    public init(scenario: Scenario, seed: UInt64 = 1, speed: Double = 1, subscribers: Int? = nil, counterWidth: CounterWidth = .bits32) {
+    public init(scenario: Scenario, seed: UInt64 = 1, speed: Double = 1, subscribers: Int? = nil, ues: Int? = nil,
+                counterWidth: CounterWidth = .bits32) {
         self.scenario = scenario
         self.seed = seed
         self.speed = speed
-        self.subscribers = subscribers ?? scenario.subscribers
+        let population = subscribers ?? scenario.subscribers
+        self.subscribers = population
+        self.ues = ues ?? scenario.ues ?? population / 3
+        self.position = scenario.position
         self.counterWidth = counterWidth
     }
 }
@@ -69,23 +78,41 @@ public struct WorldStatus: Sendable, Equatable {
     public var day: Int
     public var tideLevel: Double
     public var paused: Bool
+    /// Wi-Fi stations associated now.
     public var connected: Int
     public var hostapdUp: Bool
     public var apEnabled: Bool
+    /// The Wi-Fi population.
     public var subscribers: Int
+    /// The cellular population, and how many UEs are attached now.
+    public var ues: Int
+    public var uesAttached: Int
+    public var radioUp: Bool
+    /// Location updates rejected so far (blocked IMSIs).
+    public var ueRejections: Int
 }
 
-/// The simulated world: subscribers, their sessions and the access point they use, advanced
-/// by explicit calls (`advance(by:)`) so that tests drive it without real time.
+/// The simulated world: subscribers, their sessions, the access point and the radio they use,
+/// and the board around them, advanced by explicit calls (`advance(by:)`) so that tests drive
+/// it without real time.
 ///
-/// One lock guards all of it: a byte added to a station's counters is added to its truth in
-/// the same critical section. Events an operation causes go to the sink after that section,
-/// in order, under a second lock that keeps batches from different threads from interleaving.
+/// One lock guards all of it: a byte added to a station's or a UE's counters is added to its
+/// truth in the same critical section. Events an operation causes go to the sinks after that
+/// section, in order, under a second lock that keeps batches from different threads from
+/// interleaving.
 public final class World: Sendable {
     public typealias EventSink = @Sendable ([APEvent]) -> Void
+    public typealias RadioSink = @Sendable ([RadioEvent]) -> Void
+    public typealias NoticeSink = @Sendable ([WorldNotice]) -> Void
+
+    struct Sinks {
+        var ap: EventSink?
+        var radio: RadioSink?
+        var notices: NoticeSink?
+    }
 
     private let state: Mutex<WorldState>
-    private let delivery = Mutex<EventSink?>(nil)
+    private let delivery = Mutex(Sinks())
     public let configuration: WorldConfiguration
 
     /// `pskLoader` reads the PSK file when hostapd (re)starts; nil when unreadable or invalid.
@@ -96,22 +123,38 @@ public final class World: Sendable {
 
     /// Where events go from now on (the hostapd endpoint server).
     public func setEventSink(_ sink: @escaping EventSink) {
-        delivery.withLock { $0 = sink }
+        delivery.withLock { $0.ap = sink }
     }
 
-    private func perform<R: Sendable>(_ body: (inout WorldState) -> R) -> R {
-        delivery.withLock { sink in
-            let (result, events) = state.withLock { s -> (R, [APEvent]) in
+    /// Where the radio's events go from now on (the OpenBTS endpoint server).
+    public func setRadioSink(_ sink: @escaping RadioSink) {
+        delivery.withLock { $0.radio = sink }
+    }
+
+    /// Where notices go from now on (hal-sim's log).
+    public func setNoticeSink(_ sink: @escaping NoticeSink) {
+        delivery.withLock { $0.notices = sink }
+    }
+
+    func perform<R: Sendable>(_ body: (inout WorldState) -> R) -> R {
+        delivery.withLock { sinks in
+            let (result, events, radioEvents, notices) = state.withLock { s -> (R, [APEvent], [RadioEvent], [WorldNotice]) in
                 let result = body(&s)
-                defer { s.events.removeAll() }
-                return (result, s.events)
+                defer {
+                    s.events.removeAll()
+                    s.radioEvents.removeAll()
+                    s.notices.removeAll()
+                }
+                return (result, s.events, s.radioEvents, s.notices)
             }
-            if !events.isEmpty { sink?(events) }
+            if !events.isEmpty { sinks.ap?(events) }
+            if !radioEvents.isEmpty { sinks.radio?(radioEvents) }
+            if !notices.isEmpty { sinks.notices?(notices) }
             return result
         }
     }
 
-    private func attempt<R: Sendable>(_ body: (inout WorldState) throws(WorldError) -> R) throws(WorldError) -> R {
+    func attempt<R: Sendable>(_ body: (inout WorldState) throws(WorldError) -> R) throws(WorldError) -> R {
         try perform { s -> Result<R, WorldError> in
             do throws(WorldError) { return .success(try body(&s)) } catch { return .failure(error) }
         }.get()
@@ -142,8 +185,11 @@ public final class World: Sendable {
             let day = Int((absolute / Tide.day).rounded(.down))
             return WorldStatus(simSeconds: s.simTime, timeOfDay: absolute - Double(day) * Tide.day, day: day,
                                tideLevel: s.tide.level(at: absolute), paused: s.paused,
-                               connected: s.subscribers.filter { $0.session != nil }.count,
-                               hostapdUp: s.hostapd == .running, apEnabled: s.apEnabled, subscribers: s.subscribers.count)
+                               connected: s.subscribers.filter { $0.session != nil && !$0.isLTE }.count,
+                               hostapdUp: s.hostapd == .running, apEnabled: s.apEnabled,
+                               subscribers: s.configuration.subscribers, ues: s.configuration.ues,
+                               uesAttached: s.subscribers.filter { $0.session != nil && $0.isLTE }.count,
+                               radioUp: s.radioAvailable, ueRejections: s.radio.rejections)
         }
     }
 

@@ -50,14 +50,14 @@ extension WorldState {
     }
 
     mutating func dropAllStations() {
-        for i in subscribers.indices { endSession(i, linger: false) }
+        for i in subscribers.indices where !subscribers[i].isLTE { endSession(i, linger: false) }
         lingering.removeAll()
         stationOrder.removeAll()
     }
 
     /// Stations that want to be online find the AP again after a few seconds each.
     mutating func stationsMayReturn() {
-        for i in subscribers.indices where subscribers[i].wantsOnline {
+        for i in subscribers.indices where subscribers[i].wantsOnline && !subscribers[i].isLTE {
             subscribers[i].notBefore = max(subscribers[i].notBefore, simTime + subscribers[i].random.uniform(1, 6))
         }
     }
@@ -73,7 +73,7 @@ extension WorldState {
         } else if lingering[mac] != nil {
             lingering[mac]?.until = realTime + Self.lingerSeconds
         } else if mac == Self.broadcast {
-            for i in subscribers.indices where subscribers[i].session != nil {
+            for i in subscribers.indices where subscribers[i].session != nil && !subscribers[i].isLTE {
                 endSession(i, linger: false)
                 subscribers[i].notBefore = simTime + configuration.scenario.reconnectDelay
             }
@@ -94,16 +94,14 @@ extension WorldState {
         }
         pskEntries = entries
         for i in subscribers.indices {
-            guard let key = subscribers[i].session?.key else { continue }
-            let mac = subscribers[i].mac
+            guard let key = subscribers[i].session?.key, let mac = subscribers[i].mac else { continue }
             if !entries.contains(where: { ($0.mac == mac || $0.isWildcard) && $0.key == key }) { kick(i) }
         }
     }
 
     /// Whether station `i` may associate, and with which per-station key.
     func admission(_ i: Int) -> (allowed: Bool, key: String?, keyID: String?) {
-        guard let known = subscribers[i].knownKey else { return (true, nil, nil) }
-        let mac = subscribers[i].mac
+        guard let known = subscribers[i].knownKey, let mac = subscribers[i].mac else { return (true, nil, nil) }
         let entry = pskEntries.last { $0.mac == mac && $0.key == known } ?? pskEntries.last { $0.isWildcard && $0.key == known }
         guard let entry else { return (false, nil, nil) }
         return (true, known, entry.keyID)
@@ -116,6 +114,10 @@ extension WorldState {
         case .hostapdRestart(let seconds): try? restartHostapd(downFor: seconds)
         case .counterReset(let target): _ = try? resetCounters(target)
         case .wrap32(let target, let seconds): if configuration.counterWidth == .bits32 { _ = try? startWrapBursts(target, realSeconds: seconds) }
+        case .radioRestart(let seconds): try? restartRadio(downFor: seconds)
+        case .thermalSpike(let seconds): spikeThermal(seconds: seconds)
+        case .frontend(let present): _ = setFrontend(present: present)
+        case .gps(let fix): _ = setGPSFix(fix)
         }
     }
 
@@ -160,7 +162,9 @@ extension WorldState {
     }
 
     mutating func resolve(_ target: FaultTarget) throws(WorldError) -> [Int] {
-        let connected = subscribers.indices.filter { subscribers[$0].session != nil }.sorted { subscribers[$0].mac < subscribers[$1].mac }
+        // Counter faults hit the Wi-Fi driver: stations only.
+        let connected = subscribers.indices.filter { subscribers[$0].session != nil && !subscribers[$0].isLTE }
+            .sorted { subscribers[$0].mac! < subscribers[$1].mac! }
         switch target {
         case .all:
             return connected
@@ -189,18 +193,20 @@ extension WorldState {
     func snapshot(_ i: Int, _ session: Session) -> StationSnapshot {
         let s = subscribers[i]
         let mask = configuration.counterWidth.maximum
+        guard let mac = s.mac else { return StationSnapshot(mac: MACAddress(bytes: [0, 0, 0, 0, 0, 0])!, aid: 0, associated: false) }
         let second = UInt64(max(0, simTime))
         let activity = max(0.02, tide.level(at: absolute(simTime)) * session.multiplier)
         let inactive = min(60_000, Int(SimRandom.hashUnit(UInt64(i), second, 1) * 400 / activity))
         let jitter = Int(SimRandom.hashUnit(UInt64(i), second / 5, 2) * 7) - 3
-        var snapshot = StationSnapshot(mac: s.mac, aid: session.aid, associated: true)
+        var snapshot = StationSnapshot(mac: mac, aid: session.aid, associated: true)
         snapshot.rxBytes = (session.upBytes &+ session.upAdjust) & mask
         snapshot.txBytes = (session.downBytes &+ session.downAdjust) & mask
         snapshot.rxPackets = (session.upPackets &+ session.upPacketAdjust) & mask
         snapshot.txPackets = (session.downPackets &+ session.downPacketAdjust) & mask
         snapshot.inactiveMilliseconds = inactive
         snapshot.signalDBm = s.signalDBm + jitter
-        snapshot.connectedSeconds = UInt64(max(0, simTime - session.startSim))
+        // Real seconds since association (the daemon compares it with its monotonic clock).
+        snapshot.connectedSeconds = UInt64(max(0, realTime - session.startReal))
         snapshot.keyID = session.keyID
         snapshot.exactUpBytes = session.upBytes
         snapshot.exactDownBytes = session.downBytes

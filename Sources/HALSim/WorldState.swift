@@ -2,10 +2,13 @@ import HAL
 
 /// Everything the simulated world knows, changed only under `World`'s lock.
 ///
-/// Two clocks: `realTime` (seconds the world has been running; hostapd's own timers use it)
-/// and `simTime` (simulated seconds since the start; `speed` times faster, frozen while
-/// paused). Every scheduled change happens at an exact simulated time, so the schedule and
-/// the bytes moved by any moment do not depend on how the caller slices time into ticks.
+/// Two clocks: `realTime` (seconds the world has been running; hostapd's, OpenBTS's and the
+/// board's timers use it) and `simTime` (simulated seconds since the start; `speed` times
+/// faster, frozen while paused). Every scheduled change happens at an exact simulated time,
+/// so the schedule and the bytes moved by any moment do not depend on how the caller slices
+/// time into ticks.
+///
+/// `subscribers` holds the Wi-Fi stations first, then the UEs.
 struct WorldState: Sendable {
     enum HostapdPhase: Sendable, Equatable {
         case running
@@ -44,7 +47,14 @@ struct WorldState: Sendable {
     var faultTimes: [Double?]
     var faultRandom: SimRandom
     var events: [APEvent] = []
+    var radioEvents: [RadioEvent] = []
+    var notices: [WorldNotice] = []
     var history: [SessionRecord] = []
+    var radio = RadioState()
+    var board: BoardState
+    /// Bytes moved since the last board update (all subscribers, and UEs alone).
+    var movedBytes: UInt64 = 0
+    var movedLTEBytes: UInt64 = 0
 
     init(configuration: WorldConfiguration, pskLoader: (@Sendable () -> [PSKEntry]?)?) {
         self.configuration = configuration
@@ -56,9 +66,14 @@ struct WorldState: Sendable {
         arrivalRate = scenario.arrivalsPerHour / 3600 / Double(scenario.subscribers)
         faultTimes = scenario.faults.map { $0.at }
         faultRandom = SimRandom(seed: configuration.seed, stream: 0xFA17)
+        board = BoardState(thermal: ThermalState(radioUp: true, attenuation: radio.config.attenuation))
         var taken: Set<MACAddress> = []
-        for index in 0..<configuration.subscribers {
-            var subscriber = Subscriber(index: index, seed: configuration.seed, taken: &taken)
+        var imsis: Set<String> = []
+        let mccmnc = radio.config[OpenBTSConfig.mcc] + radio.config[OpenBTSConfig.mnc]
+        for index in 0..<(configuration.subscribers + configuration.ues) {
+            var subscriber = index < configuration.subscribers
+                ? Subscriber(index: index, seed: configuration.seed, taken: &taken)
+                : Subscriber(ueIndex: index - configuration.subscribers, seed: configuration.seed, mccmnc: mccmnc, taken: &imsis)
             // Start in the steady state of the tide at the start: online with probability λL/(1+λL).
             let busy = arrivalRate * tide.level(at: absolute(0)) * scenario.meanSession
             if subscriber.random.unit() < busy / (1 + busy) {
@@ -67,12 +82,13 @@ struct WorldState: Sendable {
             } else {
                 subscriber.nextChange = arrivalTime(after: 0, random: &subscriber.random)
             }
-            indexByMAC[subscriber.mac] = index
+            if let mac = subscriber.mac { indexByMAC[mac] = index }
             subscribers.append(subscriber)
         }
         if let entries = pskLoader?() { reloadPSK(entries) }
         reconcile()
         events.removeAll()
+        notices.removeAll()
     }
 
     // MARK: - Time
@@ -86,18 +102,21 @@ struct WorldState: Sendable {
         guard dt > 0 else { return }
         realTime += dt
         if case .down(let until) = hostapd, realTime >= until { startHostapd() }
+        if case .down(let until) = radio.phase, realTime >= until, board.frontendPresent { startRadio() }
         for (mac, entry) in lingering where entry.until <= realTime {
             lingering[mac] = nil
             stationOrder.removeAll { $0 == mac }
         }
-        guard !paused else { return }
-        let end = simTime + dt * configuration.speed
-        while let next = nextEventTime(), next <= end {
-            moveTraffic(to: next)
-            applyDueChanges()
+        if !paused {
+            let end = simTime + dt * configuration.speed
+            while let next = nextEventTime(), next <= end {
+                moveTraffic(to: next)
+                applyDueChanges()
+            }
+            moveTraffic(to: end)
+            reconcile()
         }
-        moveTraffic(to: end)
-        reconcile()
+        updateBoard(dt: dt)
     }
 
     /// The earliest scheduled change after now.
@@ -106,6 +125,7 @@ struct WorldState: Sendable {
         for s in subscribers {
             next = min(next, s.nextChange)
             if s.wantsOnline && s.session == nil && s.notBefore > simTime { next = min(next, s.notBefore) }
+            if let switchAt = s.session?.link?.switchAt { next = min(next, switchAt) }
         }
         for time in faultTimes { if let time { next = min(next, time) } }
         return next.isFinite ? max(next, simTime) : nil
@@ -113,6 +133,7 @@ struct WorldState: Sendable {
 
     mutating func applyDueChanges() {
         for i in subscribers.indices {
+            if let switchAt = subscribers[i].session?.link?.switchAt, switchAt <= simTime { switchMSRecord(i) }
             while subscribers[i].nextChange <= simTime {
                 let at = subscribers[i].nextChange
                 subscribers[i].wantsOnline.toggle()
@@ -129,15 +150,20 @@ struct WorldState: Sendable {
         reconcile()
     }
 
-    /// Brings every station's association in line with its wishes and the AP's state.
+    /// Brings every station's association and every UE's attachment in line with its wishes
+    /// and the state of the AP and the radio.
     mutating func reconcile() {
         for i in subscribers.indices {
             let s = subscribers[i]
             if s.session != nil && !s.wantsOnline {
-                endSession(i, linger: false)
-            } else if s.session == nil && s.wantsOnline && apAvailable && simTime >= s.notBefore {
-                let admission = admission(i)
-                if admission.allowed { associate(i, key: admission.key, keyID: admission.keyID) }
+                if s.isLTE { detach(i) } else { endSession(i, linger: false) }
+            } else if s.session == nil && s.wantsOnline && simTime >= s.notBefore {
+                if s.isLTE {
+                    if radioAvailable { attach(i) }
+                } else if apAvailable {
+                    let admission = admission(i)
+                    if admission.allowed { associate(i, key: admission.key, keyID: admission.keyID) }
+                }
             }
         }
     }
@@ -191,6 +217,8 @@ struct WorldState: Sendable {
             subscribers[i].truthUp += moreUp
             subscribers[i].truthDown += moreDown
             subscribers[i].session = session
+            movedBytes &+= moreUp &+ moreDown
+            if session.link != nil { movedLTEBytes &+= moreUp &+ moreDown }
         }
         simTime = t
     }
@@ -198,11 +226,11 @@ struct WorldState: Sendable {
     // MARK: - Association
 
     mutating func associate(_ i: Int, key: String?, keyID: String?) {
-        let mac = subscribers[i].mac
+        guard let mac = subscribers[i].mac else { return }
         let aid = lingering.removeValue(forKey: mac)?.aid ?? lowestFreeAID()
         if !stationOrder.contains(mac) { stationOrder.insert(mac, at: 0) }
         let multiplier = subscribers[i].random.uniform(0.4, 1.6)
-        subscribers[i].session = Session(startSim: simTime, startCumulative: tide.cumulative(absolute(simTime)),
+        subscribers[i].session = Session(startSim: simTime, startReal: realTime, startCumulative: tide.cumulative(absolute(simTime)),
                                          multiplier: multiplier, aid: aid, key: key, keyID: keyID)
         subscribers[i].everConnected = true
         emit(3, "AP-STA-CONNECTED \(mac)" + (keyID.map { " keyid=\($0)" } ?? ""))
@@ -211,8 +239,7 @@ struct WorldState: Sendable {
     /// Ends station `i`'s session. `linger` keeps its entry for a while, as hostapd does for a
     /// station it deauthenticated itself.
     mutating func endSession(_ i: Int, linger: Bool) {
-        guard let session = subscribers[i].session else { return }
-        let mac = subscribers[i].mac
+        guard let session = subscribers[i].session, let mac = subscribers[i].mac else { return }
         history.append(SessionRecord(id: subscribers[i].id, upBytes: session.upBytes, downBytes: session.downBytes))
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
         subscribers[i].session = nil
@@ -232,7 +259,7 @@ struct WorldState: Sendable {
 
     func lowestFreeAID() -> Int {
         var used = Set(lingering.values.map(\.aid))
-        for s in subscribers { if let aid = s.session?.aid { used.insert(aid) } }
+        for s in subscribers where !s.isLTE { if let aid = s.session?.aid { used.insert(aid) } }
         var aid = 1
         while used.contains(aid) { aid += 1 }
         return aid

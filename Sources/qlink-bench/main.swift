@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Ledger
+import Metering
 import Posix
 
 // `make bench`: one JSON object per line, one line per benchmark; every key is unique
@@ -62,7 +63,27 @@ func ledgerThroughput() {
           "validate_to_verify_ratio": "\((validate / verify * 100).rounded() / 100)"])
 }
 
+/// The meter's CPU per poll as the population grows, and its flash wear at 256 subscribers.
+func metering() throws {
+    var fields: [(String, String)] = []
+    for count in [16, 256, 4096] {
+        let dir = temporaryDirectory()
+        defer { _ = try? Subprocess.spawn("/bin/rm", ["-rf", dir]).wait() }
+        let result = try MeterBenchmarks.run(subscribers: count, hours: count == 256 ? 24 : 1, directory: dir)
+        fields.append(("meter_poll_cpu_us_\(count)", "\((result.pollCPUMicroseconds * 10).rounded() / 10)"))
+        if count == 256 {
+            fields.append(("meter_bytes_per_day_256", "\(result.bytesPerDay)"))
+            fields.append(("meter_fsyncs_per_hour_256", "\((result.fsyncsPerHour * 10).rounded() / 10)"))
+        }
+    }
+    print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+}
+
 ledgerThroughput()
+do { try metering() } catch {
+    print("qlink-bench: metering: \(error)")
+    exit(1)
+}
 let scratch = temporaryDirectory()
 do {
     let size = try strippedSize(of: "\(binDirectory)/qlinkd", in: scratch)

@@ -41,6 +41,9 @@ struct ConfigTests {
         ("[station\n", "q.conf:1: malformed section header '[station' (expected [name])"),
         ("[station]\njust words\n", "q.conf:2: expected 'key = value', got 'just words'"),
         ("[log]\nlevel = loud\n", "q.conf:2: log.level: expected one of critical, error, warning, notice, info, debug, got 'loud'"),
+        ("[radio]\ntransmit_power = 30\n", "q.conf:2: radio.transmit_power: 30 dBm is above the BaseStation's rating of 20 dBm (100 mW)"),
+        ("[board]\nfrontend = usb:5c6:9025\n", "q.conf:2: board.frontend: expected usb:VVVV:PPPP (hex vendor and product id) or an absolute path, got 'usb:5c6:9025'"),
+        ("[wifi]\naccounting = localhost:1813\n", "q.conf:2: wifi.accounting: expected HOST:PORT with an IPv4 host, got 'localhost:1813'"),
     ])
     func badInputNamesFileAndLine(text: String, message: String) {
         #expect(throws: ConfigError.self) { try ConfigSchema.settings(from: INIFile.parse(text, file: "q.conf")) }
@@ -49,6 +52,14 @@ struct ConfigTests {
         } catch {
             #expect(error.description == message)
         }
+    }
+
+    @Test func radioAndBoardKeys() throws {
+        let text = "[radio]\nenabled = yes\nport = 40000\ntransmit_power = 17.5\n[board]\nfrontend = usb:05c6:9025\ngpsd =\n"
+        let settings = try ConfigSchema.settings(from: INIFile.parse(text, file: "q.conf"))
+        #expect(settings.radio.enabled && settings.radio.port == 40000 && settings.radio.cell.transmitPowerDBm == 17.5)
+        #expect(settings.board.frontEnd == .usb(vendor: 0x05c6, product: 0x9025))
+        #expect(settings.board.gpsd == nil)
     }
 
     @Test func dropInsOverrideInNameOrder() throws {

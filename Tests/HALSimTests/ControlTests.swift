@@ -78,8 +78,9 @@ import Testing
 
     @Test func commandLines() throws {
         let o = try SimulatorOptions.parse(["--root", "sim/./a/../b/", "--scenario", "churn", "--seed", "42", "--speed", "60",
-                                            "--subscribers", "8", "--counter-bits", "64"], workingDirectory: "/home/x")
-        #expect(o.root == "/home/x/sim/b")
+                                            "--subscribers", "8", "--ues", "0", "--counter-bits", "64"], workingDirectory: "/home/x")
+        #expect(o.root == "/home/x/sim/b" && o.ues == 0)
+        #expect(throws: UsageError.self) { try SimulatorOptions.parse(["--root", "/r", "--ues", "-2"], workingDirectory: "/") }
         #expect(o.scenario == "churn" && o.seed == 42 && o.speed == 60 && o.subscribers == 8 && o.counterWidth == .bits64)
         let d = try SimulatorOptions.parse(["--root", "/r"], workingDirectory: "/")
         #expect(d.scenario == "busy-day" && d.seed == 1 && d.speed == 1 && d.subscribers == nil && d.counterWidth == .bits32)
@@ -96,7 +97,7 @@ import Testing
     }
 
     @Test func qlinkdConfigurationIsExact() {
-        #expect(Simulator.qlinkdConfiguration(root: "/tmp/r", counterWidth: .bits64) == """
+        #expect(Simulator.qlinkdConfiguration(root: "/tmp/r", counterWidth: .bits64, openBTSPort: 41234, gpsdPort: 42345) == """
             # Written by hal-sim for the simulated board at /tmp/r.
             [station]
             name = sim-bs1
@@ -115,7 +116,61 @@ import Testing
             [metering]
             poll_interval = 1s
 
+            [radio]
+            enabled = yes
+            backend = openbts
+            host = 127.0.0.1
+            port = 41234
+            band = 900
+            channel = 51
+            mcc = 001
+            mnc = 01
+            lac = 1000
+            cell_id = 10
+            transmit_power = 20
+            max_output_power = 20
+            capacity = 10
+
+            [board]
+            watchdog = /tmp/r/dev/watchdog
+            thermal_root = /tmp/r/sys/class/thermal
+            frontend = /tmp/r/frontend/present
+            gpsd = 127.0.0.1:42345
+
             """)
+    }
+
+    @Test func truthListsUEsAsLTEAndStatusShowsTheBoard() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let world = World(configuration: WorldConfiguration(scenario: .everyoneOnline(subscribers: 2, ues: 2), seed: 4, speed: 1))
+        world.advance(by: .seconds(5))
+        let server = try ControlServer(world: world, path: "\(directory.path)/hal-sim.sock",
+                                       logger: Logger(label: "test", handler: InMemoryLogHandler())) { [("openbts_port", "4242")] }
+        server.start()
+        defer { server.stop() }
+        let lines = try await ControlClient.request(["truth", "--json"], root: directory.path).split(separator: "\n")
+        #expect(lines.count == 6)
+        let lte = lines.filter { $0.contains(#""kind":"lte""#) }
+        #expect(lte.count == 2)
+        for line in lte { #expect(line.hasPrefix(#"{"id":"imsi:00101"#) && line.count > 60, "\(line)") }
+        #expect(lines.filter { $0.contains(#""kind":"wifi""#) }.count == 2)
+        #expect(try await ControlClient.request(["truth"], root: directory.path).contains("lte"))
+        let status = try await ControlClient.request(["status"], root: directory.path)
+        for field in [#""ues":2,"ues_attached":2,"ue_rejections":0,"radio":"up","#, #""watchdog":{"keepalives":0,"last_ms_ago":null,"missed":0,"#,
+                      #""frontend":"present","gps":"fix","#, #""openbts_port":4242"#] {
+            #expect(status.contains(field), "\(status)")
+        }
+        #expect(try await ControlClient.request(["inject", "radio-restart", "1"], root: directory.path) == "radio terminated; back in 1s\n")
+        await #expect(throws: ControlClient.Failure.self) { try await ControlClient.request(["inject", "radio-restart"], root: directory.path) }
+        #expect(try await ControlClient.request(["inject", "thermal-spike"], root: directory.path) == "thermal spike for 30s\n")
+        #expect(try await ControlClient.request(["inject", "gps-lost"], root: directory.path) == "gps fix lost\n")
+        #expect(try await ControlClient.request(["inject", "frontend-unplug"], root: directory.path) == "front end unplugged; radio down\n")
+        for bad in [["radio-restart", "-1"], ["thermal-spike", "0"], ["gps-fix", "now"], ["frontend-plug", "x"]] {
+            await #expect(throws: ControlClient.Failure.self) { try await ControlClient.request(["inject"] + bad, root: directory.path) }
+        }
+        let after = try await ControlClient.request(["status"], root: directory.path)
+        #expect(after.contains(#""ues_attached":0"#) && after.contains(#""radio":"down""#) && after.contains(#""frontend":"absent","gps":"lost""#))
     }
 }
 

@@ -30,6 +30,12 @@ import Testing
         #expect(faults.faults.first == ScheduledFault(at: 120, action: .hostapdRestart(downSeconds: 3)))
         #expect(faults.faults.contains(ScheduledFault(at: 300, every: 300, action: .counterReset(.random))))
         #expect(faults.faults.contains(ScheduledFault(at: 420, every: 420, action: .wrap32(.random, seconds: 12))))
+        #expect(faults.faults.contains(ScheduledFault(at: 300, action: .radioRestart(downSeconds: 3))))
+        #expect(faults.faults.contains(ScheduledFault(at: 720, action: .thermalSpike(seconds: 20))))
+        #expect(faults.faults.contains(ScheduledFault(at: 1500, action: .frontend(present: false))))
+        #expect(faults.ues == 6)
+        #expect(busy.ues == 8)
+        #expect(busy.position == .standard)
         #expect(try BuiltinScenarios.scenario(named: "no-such") == nil)
     }
 
@@ -38,6 +44,8 @@ import Testing
             # a comment
             [world]
             subscribers = 5   # trailing comment
+            ues = 0
+            gps = -33.8688, 151.2093, 58
             start = 06:30:15
             session = 1h30m
             arrivals = 2/m
@@ -51,6 +59,13 @@ import Testing
             at = 2h wrap32 30
             at = 3h wrap32 random
             at = 1h counter-reset 02:00:00:00:00:02
+            at = 4h radio-restart
+            at = 5h radio-restart 7
+            at = 6h thermal-spike 9
+            at = 7h frontend-unplug
+            at = 8h frontend-plug
+            at = 9h gps-lost
+            at = 10h gps-fix
             """
         let s = try Scenario.parse(text, file: "x.conf", name: "x")
         #expect(s.subscribers == 5)
@@ -67,7 +82,16 @@ import Testing
             ScheduledFault(at: 7200, action: .wrap32(.all, seconds: 30)),
             ScheduledFault(at: 10800, action: .wrap32(.random, seconds: 12)),
             ScheduledFault(at: 3600, action: .counterReset(.subscriber(.mac(MACAddress("02:00:00:00:00:02")!)))),
+            ScheduledFault(at: 14400, action: .radioRestart(downSeconds: 3)),
+            ScheduledFault(at: 18000, action: .radioRestart(downSeconds: 7)),
+            ScheduledFault(at: 21600, action: .thermalSpike(seconds: 9)),
+            ScheduledFault(at: 25200, action: .frontend(present: false)),
+            ScheduledFault(at: 28800, action: .frontend(present: true)),
+            ScheduledFault(at: 32400, action: .gps(fix: false)),
+            ScheduledFault(at: 36000, action: .gps(fix: true)),
         ])
+        #expect(s.ues == 0)
+        #expect(s.position == GPSPosition(latitude: -33.8688, longitude: 151.2093, altitude: 58))
     }
 
     @Test(arguments: [
@@ -85,6 +109,12 @@ import Testing
         ("[faults]\nat = 1m wrap32 all 5 6\n", 2, "unknown fault"),
         ("[faults]\nat = 1m counter-reset all 5\n", 2, "unknown fault"),
         ("[world]\nsubscribers\n", 2, "expected 'key = value'"),
+        ("[world]\nues = -1\n", 2, "ues must be"),
+        ("[world]\ngps = 95, 10\n", 2, "gps must be"),
+        ("[world]\ngps = 52.5\n", 2, "gps must be"),
+        ("[faults]\nat = 1m radio-restart soon\n", 2, "unknown fault"),
+        ("[faults]\nat = 1m thermal-spike 0\n", 2, "unknown fault"),
+        ("[faults]\nat = 1m frontend-unplug now\n", 2, "unknown fault"),
     ])
     func errorsNameFileAndLine(text: String, line: Int, message: String) {
         #expect {

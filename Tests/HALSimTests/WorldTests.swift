@@ -7,79 +7,6 @@ import Testing
 import Glibc
 #endif
 
-/// A fresh directory under /tmp, removed by `cleanUp`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/halsim-test-XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError(.current, "mkdtemp")
-        }
-        path = String(cString: made)
-    }
-
-    func cleanUp() {
-        var fds: [String] = []
-        if let dir = opendir(path) {
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name != "." && name != ".." { fds.append(name) }
-            }
-            closedir(dir)
-        }
-        for name in fds {
-            let child = "\(path)/\(name)"
-            if rmdir(child) != 0 {
-                // A subdirectory with files (hostapd/wpa_psk) or a plain file.
-                if let sub = opendir(child) {
-                    while let entry = readdir(sub) {
-                        let inner = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                        if inner != "." && inner != ".." { unlink("\(child)/\(inner)") }
-                    }
-                    closedir(sub)
-                    rmdir(child)
-                } else {
-                    unlink(child)
-                }
-            }
-        }
-        rmdir(path)
-    }
-}
-
-/// Collects the events a world emits.
-final class EventRecorder: Sendable {
-    private let storage = Mutex<[APEvent]>([])
-    var events: [APEvent] { storage.withLock { $0 } }
-    var messages: [String] {
-        events.compactMap { if case .message(_, let text) = $0 { return text } else { return nil } }
-    }
-    func record(_ events: [APEvent]) { storage.withLock { $0 += events } }
-    func clear() { storage.withLock { $0.removeAll() } }
-}
-
-extension Scenario {
-    /// Everyone online at once and for hours: a stable population for protocol tests.
-    static func everyoneOnline(subscribers: Int = 3, reconnect: Double = 30) -> Scenario {
-        Scenario(name: "test", subscribers: subscribers, startOfDay: 20 * 3600, meanSession: 100 * 3600,
-                 arrivalsPerHour: 1_000_000, trafficScale: 1, reconnectDelay: reconnect)
-    }
-}
-
-/// The MACs a world with `seed` and `subscribers` gives its subscribers (profiles depend only on these).
-func subscriberMACs(seed: UInt64, subscribers: Int) -> [MACAddress] {
-    var taken: Set<MACAddress> = []
-    return (0..<subscribers).map { Subscriber(index: $0, seed: seed, taken: &taken).mac }
-}
-
-extension World {
-    /// Advances in `steps` equal real-time steps of `step`.
-    func advance(_ steps: Int, of step: Duration) {
-        for _ in 0..<steps { advance(by: step) }
-    }
-}
-
 @Suite struct WorldTests {
     static func busyDay(seed: UInt64 = 7, speed: Double = 60, width: CounterWidth = .bits32) throws -> World {
         let scenario = try #require(try BuiltinScenarios.scenario(named: "busy-day"))
@@ -96,13 +23,18 @@ extension World {
         let history = world.sessionHistory()
         #expect(history.count > 10, "the schedule should have ended some sessions")
         let current = world.stations().filter(\.associated)
+        let ues = world.ues()
         let truth = world.truth()
         #expect(!truth.isEmpty)
+        #expect(truth.contains { $0.id.kind == "lte" } && truth.contains { $0.id.kind == "wifi" })
         for entry in truth {
             let ended = history.filter { $0.id == entry.id }
             let live = current.filter { SubscriberID.mac($0.mac) == entry.id }
-            #expect(entry.upBytes == ended.reduce(0) { $0 + $1.upBytes } + live.reduce(0) { $0 + $1.exactUpBytes })
-            #expect(entry.downBytes == ended.reduce(0) { $0 + $1.downBytes } + live.reduce(0) { $0 + $1.exactDownBytes })
+            let attached = ues.filter { SubscriberID.imsi($0.imsi) == entry.id }
+            #expect(entry.upBytes == ended.reduce(0) { $0 + $1.upBytes } + live.reduce(0) { $0 + $1.exactUpBytes }
+                + attached.reduce(0) { $0 + $1.exactUpBytes })
+            #expect(entry.downBytes == ended.reduce(0) { $0 + $1.downBytes } + live.reduce(0) { $0 + $1.exactDownBytes }
+                + attached.reduce(0) { $0 + $1.exactDownBytes })
         }
         #expect(truth.reduce(0) { $0 + $1.downBytes } > 1_000_000_000, "six busy hours should move gigabytes")
         #expect(truth == truth.sorted { $0.id < $1.id })
@@ -138,7 +70,14 @@ extension World {
         let scenario = try #require(try BuiltinScenarios.scenario(named: "busy-day"))
         let base = WorldState(configuration: WorldConfiguration(scenario: scenario), pskLoader: nil)
         let double = WorldState(configuration: WorldConfiguration(scenario: scenario, subscribers: 48), pskLoader: nil)
-        #expect(double.subscribers.count == 48)
+        #expect(double.subscribers.filter { !$0.isLTE }.count == 48)
+        #expect(double.subscribers.filter(\.isLTE).count == 8, "busy-day says ues = 8")
+        let third = WorldState(configuration: WorldConfiguration(scenario: .everyoneOnline(subscribers: 3)), pskLoader: nil)
+        #expect(third.subscribers.count == 3)
+        var noUEs = scenario
+        noUEs.ues = nil
+        #expect(WorldConfiguration(scenario: noUEs, subscribers: 30).ues == 10, "a third of the Wi-Fi population by default")
+        #expect(WorldConfiguration(scenario: noUEs, subscribers: 30, ues: 2).ues == 2)
         #expect(double.arrivalRate == base.arrivalRate)
         #expect(base.arrivalRate == 30.0 / 3600 / 24)
     }
@@ -147,12 +86,14 @@ extension World {
         let world = try Self.busyDay()
         world.advance(10, of: .seconds(1))
         world.pause()
-        let truth = world.truth(), stations = world.stations(), status = world.status()
+        let truth = world.truth(), stations = world.stations().frozen, status = world.status(), ues = world.ues()
         let recorder = EventRecorder()
         world.setEventSink(recorder.record)
         world.advance(600, of: .seconds(1))   // ten simulated hours would pass if not paused
         #expect(world.truth() == truth)
-        #expect(world.stations() == stations)
+        #expect(world.stations().frozen == stations)
+        #expect(world.ues().map(\.records) == ues.map(\.records))
+        #expect(world.stations().first.map { $0.connectedSeconds >= 600 } == true, "connected_time is real time: it runs on while paused")
         #expect(world.status().simSeconds == status.simSeconds)
         #expect(world.status().paused)
         #expect(recorder.events.isEmpty)
@@ -253,9 +194,9 @@ extension World {
         #expect(try world.injectWrap32(.all, seconds: 10) == 3)
         world.advance(4, of: .seconds(1))
         world.pause()
-        let frozen = world.stations(), truth = world.truth()
+        let frozen = world.stations().frozen, truth = world.truth()
         world.advance(60, of: .seconds(1))
-        #expect(world.stations() == frozen && world.truth() == truth, "nothing moves while paused, bursts included")
+        #expect(world.stations().frozen == frozen && world.truth() == truth, "nothing moves while paused, bursts included")
         world.resume()
         world.advance(5, of: .seconds(1))   // 9 of the burst's 10 running seconds
         for (mac, station) in Self.byMAC(world.stations()) {

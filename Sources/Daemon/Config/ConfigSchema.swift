@@ -16,12 +16,14 @@ public enum ConfigSchema {
         public var qualifiedName: String { "\(section).\(name)" }
     }
 
-    public static let keys: [Key] = [
+    public static let keys: [Key] = baseKeys + radioKeys + boardKeys
+
+    static let baseKeys: [Key] = [
         Key(section: "station", name: "name", defaultValue: "qlink", summary: "the station's name in logs and status") { s, v throws(ConfigError) in
             s.stationName = try nonEmpty(v)
         },
         Key(section: "station", name: "board", defaultValue: "fsm9016", summary: "board profile: fsm9016 or sim") { s, v throws(ConfigError) in
-            s.board = try oneOf(v, Settings.Board.allCases)
+            s.boardProfile = try oneOf(v, Settings.Board.allCases)
         },
         Key(section: "station", name: "key_file", defaultValue: "", summary: "Ed25519 station key (default: STATE/station.key); created on first start, never overwritten") { s, v throws(ConfigError) in
             s.keyFile = v.isEmpty ? nil : try absolutePath(v)

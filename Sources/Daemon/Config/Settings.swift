@@ -13,7 +13,7 @@ public struct Settings: Sendable, Equatable {
 
     // [station]
     public var stationName = "qlink"
-    public var board = Board.fsm9016
+    public var boardProfile = Board.fsm9016
     public var keyFile: String?
     // [paths]
     public var stateDirectory = "/var/lib/qlink"
@@ -38,6 +38,9 @@ public struct Settings: Sendable, Equatable {
     public var flushInterval = Duration.seconds(150)
     public var meteringDirectoryOverride: String?
     public var segmentBytes = 8 << 20
+    // [radio], [board]
+    public var radio = RadioSettings()
+    public var board = BoardSettings()
     // [log]
     public var logLevel = LogLevel.info
 
