@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(name: "qlinkd", dependencies: ["Daemon"]),
         .executableTarget(name: "qlinkctl", dependencies: ["OperatorCLI"]),
         .executableTarget(name: "hal-sim", dependencies: ["HALSim"], path: "hal-sim", exclude: ["scenarios", "README.md"]),
-        .executableTarget(name: "qlink-bench", dependencies: ["Posix", "Ledger"]),
+        .executableTarget(name: "qlink-bench", dependencies: ["Posix", "Ledger", "Metering"]),
 
         .testTarget(name: "PosixTests", dependencies: ["Posix"]),
         .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
