@@ -4,40 +4,40 @@ import Testing
 /// What an operator sees when things go wrong: bad configs, a second daemon, garbage on
 /// the control socket, hal-sim dying, signals.
 struct DaemonBehaviourTests {
-    @Test func aTypoInTheConfigExits78NamingFileAndLine() throws {
+    @Test func aTypoInTheConfigExits78NamingFileAndLine() async throws {
         let h = try Harness("typo")
         try "[station]\nname = x\n[wifi]\ninterfase = wlan0\n".write(toFile: h.config, atomically: true, encoding: .utf8)
-        let result = try h.run("qlinkd", ["--config", h.config])
+        let result = try await h.run("qlinkd", ["--config", h.config])
         #expect(result.status == 78)
         #expect(result.stderr == "qlinkd: \(h.config):4: unknown key 'interfase' in [wifi]; did you mean 'wifi.interface'?\n")
-        let check = try h.run("qlinkd", ["--config", h.config, "--check-config"])
+        let check = try await h.run("qlinkd", ["--config", h.config, "--check-config"])
         #expect(check.status == 78)
     }
 
-    @Test func checkConfigAcceptsHalSimsConfigAndListKeysDocumentsDefaults() throws {
+    @Test func checkConfigAcceptsHalSimsConfigAndListKeysDocumentsDefaults() async throws {
         let h = try Harness("check")
-        try h.startSimulator()
-        let check = try h.run("qlinkd", ["--config", h.config, "--check-config"])
+        try await h.startSimulator()
+        let check = try await h.run("qlinkd", ["--config", h.config, "--check-config"])
         #expect(check.status == 0 && check.stdout == "\(h.config): OK\n")
-        let keys = try h.run("qlinkd", ["--list-keys"])
+        let keys = try await h.run("qlinkd", ["--list-keys"])
         #expect(keys.status == 0)
         #expect(keys.stdout.contains("[metering] poll_interval = 5s"))
     }
 
-    @Test func aSecondDaemonOnTheSameStateIsRefusedNamingTheHolder() throws {
+    @Test func aSecondDaemonOnTheSameStateIsRefusedNamingTheHolder() async throws {
         let h = try Harness("second")
-        try h.startSimulator()
-        let first = try h.startDaemon()
-        let second = try h.run("qlinkd", ["--config", h.config])
+        try await h.startSimulator()
+        let first = try await h.startDaemon()
+        let second = try await h.run("qlinkd", ["--config", h.config])
         #expect(second.status == 75)
         #expect(second.stderr.contains("locked by process \(first.processIdentifier)"))
-        #expect(try h.qlinkctl(["ping"]).status == 0)
+        #expect(try await h.qlinkctl(["ping"]).status == 0)
     }
 
-    @Test func garbageOnTheControlSocketGetsAnErrorAndChangesNothing() throws {
+    @Test func garbageOnTheControlSocketGetsAnErrorAndChangesNothing() async throws {
         let h = try Harness("garbage")
-        try h.startSimulator()
-        try h.startDaemon()
+        try await h.startSimulator()
+        try await h.startDaemon()
         let socket = "\(h.root)/run/qlinkd.sock"
         let replies = try ControlSocketClient(path: socket).exchange([
             "this is not json",
@@ -50,13 +50,13 @@ struct DaemonBehaviourTests {
         #expect(replies[1].contains("unknown command 'no-such-command'"))
         #expect(replies[2].contains("request longer than 65536 bytes"))
         #expect(replies[3] == "{\"ok\":true,\"result\":\"pong\"}")
-        #expect(try h.qlinkctl(["status"]).status == 0)
+        #expect(try await h.qlinkctl(["status"]).status == 0)
     }
 
-    @Test func theStationKeyIsCreatedOnceAndKept() throws {
+    @Test func theStationKeyIsCreatedOnceAndKept() async throws {
         let h = try Harness("key")
-        try h.startSimulator()
-        let daemon = try h.startDaemon()
+        try await h.startSimulator()
+        let daemon = try await h.startDaemon()
         let keyPath = "\(h.root)/state/station.key"
         let attributes = try FileManager.default.attributesOfItem(atPath: keyPath)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
@@ -64,77 +64,77 @@ struct DaemonBehaviourTests {
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
-        try h.startDaemon(log: "qlinkd-2")
+        try await h.startDaemon(log: "qlinkd-2")
         #expect(try String(contentsOfFile: keyPath, encoding: .utf8) == key)
         #expect(h.logs().contains("station key loaded"))
     }
 
-    @Test func sigtermStopsWithinFiveSecondsAndSigkillIsSurvivable() throws {
+    @Test func sigtermStopsWithinFiveSecondsAndSigkillIsSurvivable() async throws {
         let h = try Harness("signals")
-        try h.startSimulator()
-        let daemon = try h.startDaemon()
+        try await h.startSimulator()
+        let daemon = try await h.startDaemon()
         kill(daemon.processIdentifier, SIGKILL)
         daemon.waitUntilExit()
-        let restarted = try h.startDaemon(log: "qlinkd-after-kill")
+        let restarted = try await h.startDaemon(log: "qlinkd-after-kill")
         let started = Date()
         kill(restarted.processIdentifier, SIGTERM)
-        try h.waitFor("qlinkd to stop", seconds: 5) { !restarted.isRunning }
+        try await h.waitFor("qlinkd to stop", seconds: 5) { !restarted.isRunning }
         #expect(restarted.terminationStatus == 0)
         #expect(Date().timeIntervalSince(started) < 5)
-        #expect(try h.qlinkctl(["status"]).status == 69)
+        #expect(try await h.qlinkctl(["status"]).status == 69)
     }
 
-    @Test func qlinkdSurvivesHalSimDyingAndReconnects() throws {
+    @Test func qlinkdSurvivesHalSimDyingAndReconnects() async throws {
         let h = try Harness("simdies")
-        try h.startSimulator(["--speed", "20"])
-        try h.startDaemon()
-        try h.waitFor("subscribers seen") { (try h.qlinkctl(["subscribers", "--json"]).stdout.contains("mac:")) }
-        let sim = try h.run("/usr/bin/pkill", ["-TERM", "-f", "hal-sim --root \(h.root)"])
+        try await h.startSimulator(["--speed", "20"])
+        try await h.startDaemon()
+        try await h.waitFor("subscribers seen") { (try await h.qlinkctl(["subscribers", "--json"]).stdout.contains("mac:")) }
+        let sim = try await h.run("/usr/bin/pkill", ["-TERM", "-f", "hal-sim --root \(h.root)"])
         #expect(sim.status == 0)
-        try h.waitFor("wifi degraded") { try h.qlinkctl(["status", "--json"]).stdout.contains("\"wifi\":\"degraded\"") }
-        #expect(try h.qlinkctl(["subscribers", "--json"]).stdout.contains("mac:"), "what it held is kept")
-        try h.startSimulator(["--speed", "20"])
-        try h.waitFor("wifi up again") { try h.qlinkctl(["status", "--json"]).stdout.contains("\"wifi\":\"up\"") }
+        try await h.waitFor("wifi degraded") { try await h.qlinkctl(["status", "--json"]).stdout.contains("\"wifi\":\"degraded\"") }
+        #expect(try await h.qlinkctl(["subscribers", "--json"]).stdout.contains("mac:"), "what it held is kept")
+        try await h.startSimulator(["--speed", "20"])
+        try await h.waitFor("wifi up again") { try await h.qlinkctl(["status", "--json"]).stdout.contains("\"wifi\":\"up\"") }
     }
 
-    @Test func aReloadWithABrokenConfigKeepsTheRunningOne() throws {
+    @Test func aReloadWithABrokenConfigKeepsTheRunningOne() async throws {
         let h = try Harness("reload")
-        try h.startSimulator()
-        try h.startDaemon()
+        try await h.startSimulator()
+        try await h.startDaemon()
         let good = try String(contentsOfFile: h.config, encoding: .utf8)
         try (good + "\n[log]\nlevel = debug\n").write(toFile: h.config, atomically: true, encoding: .utf8)
-        let applied = try h.qlinkctl(["reload"])
+        let applied = try await h.qlinkctl(["reload"])
         #expect(applied.status == 0)
         try (good + "\n[log]\nlevel = loud\n").write(toFile: h.config, atomically: true, encoding: .utf8)
-        let refused = try h.qlinkctl(["reload"])
+        let refused = try await h.qlinkctl(["reload"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("log.level: expected one of"))
-        #expect(try h.qlinkctl(["ping"]).status == 0)
+        #expect(try await h.qlinkctl(["ping"]).status == 0)
     }
 
-    @Test func eventsFollowConnectsAndDisconnects() throws {
+    @Test func eventsFollowConnectsAndDisconnects() async throws {
         let h = try Harness("events")
-        try h.startSimulator(["--speed", "20"])
-        try h.startDaemon()
-        try h.waitFor("a subscriber") { (try h.qlinkctl(["subscribers", "--json"]).stdout.contains("mac:")) }
-        let events = try h.start("qlinkctl", ["--config", h.config, "events", "--json"], log: "events")
-        usleep(500_000)
-        let list = try h.run("/usr/sbin/hostapd_cli", ["-p", "\(h.root)/hostapd", "-i", "wlan0", "all_sta"])
+        try await h.startSimulator(["--speed", "20"])
+        try await h.startDaemon()
+        try await h.waitFor("a subscriber") { (try await h.qlinkctl(["subscribers", "--json"]).stdout.contains("mac:")) }
+        let events = try await h.start("qlinkctl", ["--config", h.config, "events", "--json"], log: "events")
+        try await Task.sleep(for: .milliseconds(500))
+        let list = try await h.run("/usr/sbin/hostapd_cli", ["-p", "\(h.root)/hostapd", "-i", "wlan0", "all_sta"])
         guard let mac = list.stdout.split(separator: "\n").first(where: { $0.count == 17 && $0.contains(":") }) else {
             Issue.record("no station in hostapd_cli all_sta: \(list)")
             return
         }
-        #expect(try h.run("/usr/sbin/hostapd_cli", ["-p", "\(h.root)/hostapd", "-i", "wlan0", "deauthenticate", String(mac)]).status == 0)
-        try h.waitFor("the disconnect event") { h.logs().contains("\"event\":\"station-disconnected\",\"subscriber\":\"mac:\(mac)\"") }
+        #expect(try await h.run("/usr/sbin/hostapd_cli", ["-p", "\(h.root)/hostapd", "-i", "wlan0", "deauthenticate", String(mac)]).status == 0)
+        try await h.waitFor("the disconnect event") { h.logs().contains("\"event\":\"station-disconnected\",\"subscriber\":\"mac:\(mac)\"") }
         kill(events.processIdentifier, SIGTERM)
         events.waitUntilExit()
         #expect(events.terminationStatus == 0)
     }
 
-    @Test func qlinkctlSaysWhenTheDaemonIsNotRunning() throws {
+    @Test func qlinkctlSaysWhenTheDaemonIsNotRunning() async throws {
         let h = try Harness("down")
-        try h.startSimulator()
-        let result = try h.qlinkctl(["status"])
+        try await h.startSimulator()
+        let result = try await h.qlinkctl(["status"])
         #expect(result.status == 69)
         #expect(result.stderr == "qlinkctl: qlinkd is not running (no socket at \(h.root)/run/qlinkd.sock)\n")
     }

@@ -52,8 +52,9 @@ final class Harness: @unchecked Sendable {
         return process
     }
 
-    /// Runs an executable to completion and returns its exit status and output.
-    func run(_ executable: String, _ arguments: [String], timeout: Double = 30) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs an executable to completion and returns its exit status and output, without
+    /// holding one of the test runner's few threads while it runs.
+    func run(_ executable: String, _ arguments: [String], timeout: Double = 30) async throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "\(Self.binDirectory)/\(executable)")
         process.arguments = arguments
@@ -69,41 +70,41 @@ final class Harness: @unchecked Sendable {
             group.enter()
             DispatchQueue.global().async { sink.set(pipe.fileHandleForReading.readDataToEndOfFile()); group.leave() }
         }
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         group.wait()
         return (process.terminationStatus, String(decoding: outData.get(), as: UTF8.self), String(decoding: errData.get(), as: UTF8.self))
     }
 
-    func qlinkctl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try run("qlinkctl", ["--config", config] + arguments)
+    func qlinkctl(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await run("qlinkctl", ["--config", config] + arguments)
     }
 
-    func simctl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try run("hal-sim", ["ctl", "--root", root] + arguments)
+    func simctl(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await run("hal-sim", ["ctl", "--root", root] + arguments)
     }
 
     /// Starts hal-sim and waits for `ROOT/ready`.
-    func startSimulator(_ arguments: [String] = []) throws {
+    func startSimulator(_ arguments: [String] = []) async throws {
         try start("hal-sim", ["--root", root] + arguments)
-        try waitFor("hal-sim ready") { FileManager.default.fileExists(atPath: "\(self.root)/ready") }
+        try await waitFor("hal-sim ready") { FileManager.default.fileExists(atPath: "\(self.root)/ready") }
     }
 
     /// Starts qlinkd on hal-sim's config and waits until it answers on its control socket.
     @discardableResult
-    func startDaemon(log: String = "qlinkd", environment: [String: String] = [:]) throws -> Process {
+    func startDaemon(log: String = "qlinkd", environment: [String: String] = [:]) async throws -> Process {
         let daemon = try start("qlinkd", ["--config", config], log: log, environment: environment)
-        try waitFor("qlinkd answering") { (try? self.qlinkctl(["ping"]).status) == 0 }
+        try await waitFor("qlinkd answering") { (try? await self.qlinkctl(["ping"]).status) == 0 }
         return daemon
     }
 
     /// Polls `condition` every 100 ms for up to `seconds`; fails naming `what`.
-    func waitFor(_ what: String, seconds: Double = 30, _ condition: () throws -> Bool) throws {
+    func waitFor(_ what: String, seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if try condition() { return }
-            usleep(100_000)
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
         }
         throw HarnessError("timed out after \(seconds) s waiting for \(what); logs in \(root):\n\(logs())")
     }
