@@ -74,7 +74,7 @@ public final class BufferedOutput: OutputSink {
 
     /// Waits until the text satisfies `condition`, checking every 10 ms for at most `timeout`.
     /// Returns whether it did.
-    public func wait(timeout: Duration = .seconds(5), until condition: (String) -> Bool) async -> Bool {
+    public func wait(timeout: Duration = .seconds(30), until condition: (String) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while !condition(text) {
             guard ContinuousClock.now < deadline else { return false }

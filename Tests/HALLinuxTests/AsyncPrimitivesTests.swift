@@ -13,7 +13,7 @@ struct AsyncPrimitivesTests {
             let inside = Atomic<Int>(0)
         }
         let tally = Tally()
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(30)
         try await gate.acquire(until: deadline) { Late() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<8 {
@@ -37,7 +37,7 @@ struct AsyncPrimitivesTests {
         let gate = CommandGate()
         try await gate.acquire(until: .now + .seconds(1)) { Late() }
         await #expect(throws: Late.self) { try await gate.acquire(until: .now + .milliseconds(30)) { Late() } }
-        let patient = Task { try await gate.acquire(until: .now + .seconds(5)) { Late() } }
+        let patient = Task { try await gate.acquire(until: .now + .seconds(30)) { Late() } }
         try await Task.sleep(for: .milliseconds(20))
         gate.release()
         try await patient.value
@@ -65,9 +65,9 @@ struct AsyncPrimitivesTests {
     @Test func aCancelledWaiterLeavesTheQueueAndTheTurnPassesOn() async throws {
         let gate = CommandGate()
         try await gate.acquire(until: .now + .seconds(1)) { Late() }
-        let quitter = Task { try await gate.acquire(until: .now + .seconds(5)) { Late() } }
+        let quitter = Task { try await gate.acquire(until: .now + .seconds(30)) { Late() } }
         try await Task.sleep(for: .milliseconds(20))
-        let next = Task { try await gate.acquire(until: .now + .seconds(5)) { Late() } }
+        let next = Task { try await gate.acquire(until: .now + .seconds(30)) { Late() } }
         try await Task.sleep(for: .milliseconds(20))
         quitter.cancel()
         await #expect(throws: CancellationError.self) { try await quitter.value }

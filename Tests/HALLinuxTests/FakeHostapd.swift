@@ -148,7 +148,7 @@ final class EventLog: Sendable {
 
     /// Waits (bounded) until `predicate` holds for the events so far.
     @discardableResult
-    func wait(for seconds: Double = 5, _ predicate: ([HALEvent]) -> Bool) async -> Bool {
+    func wait(for seconds: Double = 30, _ predicate: ([HALEvent]) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if predicate(events) { return true }
