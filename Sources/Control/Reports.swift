@@ -143,3 +143,119 @@ public struct GPSReport: Codable, Sendable, Equatable {
         case altitudeM = "alt_m"
     }
 }
+
+/// `radio`: the cell's configuration, state and attached subscribers.
+public struct RadioReport: Codable, Sendable, Equatable {
+    public struct Attached: Codable, Sendable, Equatable {
+        public var id: String
+        public var ip: String?
+        public var attachedSeconds: UInt64?
+        public var upBytes: UInt64?
+        public var downBytes: UInt64?
+
+        public init(id: String, ip: String?, attachedSeconds: UInt64?, upBytes: UInt64?, downBytes: UInt64?) {
+            self.id = id
+            self.ip = ip
+            self.attachedSeconds = attachedSeconds
+            self.upBytes = upBytes
+            self.downBytes = downBytes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, ip
+            case attachedSeconds = "attached_s"
+            case upBytes = "up_bytes"
+            case downBytes = "down_bytes"
+        }
+    }
+
+    /// `up`, `down` or `degraded`.
+    public var state: String
+    public var device: String
+    /// Whether the cell configuration was applied, and what waits for a restart.
+    public var configuration: String
+    public var band: String
+    public var channel: Int
+    public var mcc: String
+    public var mnc: String
+    public var lac: Int
+    public var cellID: Int
+    public var transmitPowerDBm: Double
+    public var capacity: Int
+    public var attached: [Attached]
+
+    public init(state: String, device: String, configuration: String, band: String, channel: Int, mcc: String, mnc: String,
+                lac: Int, cellID: Int, transmitPowerDBm: Double, capacity: Int, attached: [Attached]) {
+        self.state = state
+        self.device = device
+        self.configuration = configuration
+        self.band = band
+        self.channel = channel
+        self.mcc = mcc
+        self.mnc = mnc
+        self.lac = lac
+        self.cellID = cellID
+        self.transmitPowerDBm = transmitPowerDBm
+        self.capacity = capacity
+        self.attached = attached
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, device, configuration, band, channel, mcc, mnc, lac, capacity, attached
+        case cellID = "cell_id"
+        case transmitPowerDBm = "transmit_power_dbm"
+    }
+}
+
+/// `board`: the board's devices.
+public struct BoardReport: Codable, Sendable, Equatable {
+    public struct Zone: Codable, Sendable, Equatable {
+        public var name: String
+        public var celsius: Double?
+        public var tripCelsius: Double?
+        public var alarm: Bool
+        /// Why the zone could not be read.
+        public var error: String?
+
+        public init(name: String, celsius: Double?, tripCelsius: Double?, alarm: Bool, error: String?) {
+            self.name = name
+            self.celsius = celsius
+            self.tripCelsius = tripCelsius
+            self.alarm = alarm
+            self.error = error
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, alarm, error
+            case celsius = "celsius"
+            case tripCelsius = "trip_celsius"
+        }
+    }
+
+    public var thermal: [Zone]
+    /// `ok (N keepalives)`, `disabled`, or what went wrong.
+    public var watchdog: String
+    public var gps: GPSReport
+    /// Fraction of CPU time busy over the last sample, 0...1.
+    public var cpuBusy: Double?
+    /// PSI `some avg10` for the CPU, in percent.
+    public var cpuPressure10: Double?
+    /// The radio front end: present with its identity, or why not.
+    public var frontEnd: String
+
+    public init(thermal: [Zone], watchdog: String, gps: GPSReport, cpuBusy: Double?, cpuPressure10: Double?, frontEnd: String) {
+        self.thermal = thermal
+        self.watchdog = watchdog
+        self.gps = gps
+        self.cpuBusy = cpuBusy
+        self.cpuPressure10 = cpuPressure10
+        self.frontEnd = frontEnd
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case thermal, watchdog, gps
+        case cpuBusy = "cpu_busy"
+        case cpuPressure10 = "cpu_pressure_avg10"
+        case frontEnd = "front_end"
+    }
+}

@@ -1,3 +1,4 @@
+import Control
 import Crypto
 import HAL
 import HALLinux
@@ -30,10 +31,30 @@ struct DaemonWiring {
             heartbeats.append(SystemdService.Heartbeat(name: "wifi poll loop", limit: limit) { wifi.heartbeat.load(ordering: .relaxed) })
         }
 
+        var handlers: [String: ControlHandler] = [:]
+        var statusContributors: [StatusContributor] = []
+        if initial.radio.enabled {
+            let store = settings
+            let radio = RadioService(radio: makeRadio(initial), configuration: initial.radio.cell, table: table, metering: metering, bus: bus,
+                                     pollInterval: { store.current.pollInterval }, logger: logger.child("radio"))
+            services.append(radio)
+            heartbeats.append(SystemdService.Heartbeat(name: "radio poll loop", limit: initial.pollInterval * 3 + initial.commandTimeout * 4 + .seconds(10)) {
+                radio.heartbeat.load(ordering: .relaxed)
+            })
+            handlers["radio"] = { _ in ControlReplies.success(await radio.report()) }
+            statusContributors.append { report in
+                report.radio = radio.radio.state.rawValue
+                report.radioDetail = radio.radio.name
+            }
+        } else {
+            handlers["radio"] = { _ in ControlReplies.failure("the radio is disabled ([radio] enabled = no)") }
+        }
+
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let responder = DaemonResponder(settings: { [settings] in settings.current }, table: table, metering: metering, bus: bus, wifi: accessPoint,
                                         startedAt: SystemClock.monotonicNanoseconds(),
-                                        stationAddress: key.publicKey.description, reload: reload)
+                                        stationAddress: key.publicKey.description, reload: reload,
+                                        handlers: handlers, statusContributors: statusContributors)
         services.append(ControlServer(path: initial.controlSocket, group: initial.controlGroup,
                                       maximumClients: initial.maximumControlClients, responder: responder,
                                       logger: logger.child("control"), onListening: { readyContinuation.yield() }))
@@ -54,6 +75,14 @@ struct DaemonWiring {
         }
         let secret = String(decoding: bytes, as: UTF8.self).trimmingWhitespace().trimmingCharacters(in: "\n")
         return try RADIUSAccountingServer(endpoint: endpoint, secret: secret, logger: logger.child("radius"))
+    }
+
+    private func makeRadio(_ s: Settings) -> any Radio {
+        switch s.radio.backend {
+        case .openbts:
+            OpenBTSRadio(host: s.radio.host, port: s.radio.port, calibration: PowerCalibration(maximumOutputDBm: s.radio.maximumOutputDBm),
+                         counterWidth: .bits64, commandTimeout: s.commandTimeout, logger: logger.child("openbts"))
+        }
     }
 
     private func makeAccessPoint(_ s: Settings) -> any AccessPoint {

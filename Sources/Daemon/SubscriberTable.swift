@@ -65,30 +65,36 @@ public final class SubscriberTable: Sendable {
         }
     }
 
-    /// Applies one poll of a source: every station it lists now, with cumulative counters.
-    ///
-    /// A station listed but not known as connected started a session we did not see begin
-    /// (the daemon started mid-session, or the event was lost); one known as connected but
-    /// not listed has left without an event.
+    /// Applies one poll of a Wi-Fi source: every station it lists now.
     public func observe(_ stations: [StationInfo], at now: UInt64) {
+        observe(stations.map { SourceReading(id: $0.subscriber, counters: $0.counters, connectedSeconds: $0.connectedSeconds, signalDBm: $0.signalDBm) },
+                scheme: .mac, at: now)
+    }
+
+    /// Applies one poll of a source: every subscriber of `scheme` it has now, with cumulative counters.
+    ///
+    /// One listed but not known as connected started a session we did not see begin (the
+    /// daemon started mid-session, or the event was lost); one known as connected but not
+    /// listed has left without an event.
+    public func observe(_ readings: [SourceReading], scheme: SubscriberID.Scheme, at now: UInt64) {
         entries.withLock { table in
             var listed = Set<SubscriberID>()
-            for station in stations {
-                let id = station.subscriber
+            for reading in readings where reading.id.scheme == scheme {
+                let id = reading.id
                 listed.insert(id)
                 var entry = table[id] ?? Entry(id: id)
                 if !entry.connected {
                     entry.connected = true
                     entry.sessions += 1
                     entry.lastReading = nil
-                    let age = (station.connectedSeconds ?? 0) * 1_000_000_000
+                    let age = (reading.connectedSeconds ?? 0) * 1_000_000_000
                     entry.sessionStart = now > age ? now - age : 0
                 }
-                entry.signalDBm = station.signalDBm
-                if let counters = station.counters { Self.account(&entry, reading: counters, at: now) }
+                entry.signalDBm = reading.signalDBm
+                if let counters = reading.counters { Self.account(&entry, reading: counters, at: now) }
                 table[id] = entry
             }
-            for (id, entry) in table where entry.connected && id.scheme == .mac && !listed.contains(id) {
+            for (id, entry) in table where entry.connected && id.scheme == scheme && !listed.contains(id) {
                 table[id]!.connected = false
                 table[id]!.lastReading = nil
                 table[id]!.upRate = 0
@@ -113,4 +119,19 @@ public final class SubscriberTable: Sendable {
     public var all: [Entry] { entries.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
 
     public var connectedCount: Int { entries.withLock { $0.values.count(where: \.connected) } }
+}
+
+/// One subscriber as a poll of its source reports it.
+public struct SourceReading: Sendable {
+    public var id: SubscriberID
+    public var counters: TrafficCounters?
+    public var connectedSeconds: UInt64?
+    public var signalDBm: Int?
+
+    public init(id: SubscriberID, counters: TrafficCounters?, connectedSeconds: UInt64?, signalDBm: Int? = nil) {
+        self.id = id
+        self.counters = counters
+        self.connectedSeconds = connectedSeconds
+        self.signalDBm = signalDBm
+    }
 }

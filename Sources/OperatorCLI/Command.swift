@@ -48,7 +48,7 @@ public struct Command: Sendable {
     }
 
     /// Every command, in the order `--help` lists them.
-    public static let all: [Command] = [status, subscribers, events, top, ping, reload, meter, help]
+    public static let all: [Command] = [status, subscribers, events, top, radio, board, ping, reload, meter, help]
 
     /// A command by its full name (`status`, `meter show`).
     public static func named(_ fullName: String) -> Command? {
@@ -169,14 +169,25 @@ extension Command {
 
     static func statusLines(_ report: StatusReport) -> [String] {
         let wifi = report.wifiDetail.map { "\(report.wifi) (\($0))" } ?? report.wifi
-        return aligned([
+        var lines: [(String, String)] = [
             ("qlinkd", "\(report.version) (pid \(report.pid))"),
             ("uptime", Format.duration(seconds: report.uptimeSeconds)),
             ("board", report.board),
             ("station", report.station),
             ("wifi", wifi),
-            ("subscribers", "\(report.subscribers)"),
-        ])
+        ]
+        if let radio = report.radio { lines.append(("radio", report.radioDetail.map { "\(radio) (\($0))" } ?? radio)) }
+        lines.append(("subscribers", "\(report.subscribers)"))
+        if let metering = report.metering { lines.append(("metering", metering)) }
+        if let gps = report.gps {
+            lines.append(("gps", gps.latitude.map { "\(gps.fix) \($0), \(gps.longitude ?? 0)" } ?? gps.fix))
+        }
+        if let temperature = report.temperatureC {
+            lines.append(("temperature", "\(temperature) °C\(report.thermalAlarm == true ? " (ALARM: over a trip point)" : "")"))
+        }
+        if let watchdog = report.watchdog { lines.append(("watchdog", watchdog)) }
+        if let height = report.chainHeight { lines.append(("chain", "height \(height), final \(report.chainFinalHeight ?? 0)")) }
+        return aligned(lines)
     }
 
     static func subscriberTable(_ reports: [SubscriberReport]) -> [String] {
