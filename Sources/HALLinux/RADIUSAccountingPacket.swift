@@ -14,7 +14,7 @@ struct RADIUSAccountingPacket: Equatable {
 
     /// Attribute numbers (RFC 2865/2866/2869).
     enum Attribute: UInt8 {
-        case userName = 1, callingStationID = 31, statusType = 40, inputOctets = 42, outputOctets = 43, sessionID = 44,
+        case userName = 1, callingStationID = 31, statusType = 40, delayTime = 41, inputOctets = 42, outputOctets = 43, sessionID = 44,
              sessionTime = 46, inputPackets = 47, outputPackets = 48, terminateCause = 49, inputGigawords = 52, outputGigawords = 53
     }
 
@@ -79,6 +79,13 @@ struct RADIUSAccountingPacket: Equatable {
     func integer(_ attribute: Attribute) -> UInt32? {
         guard let bytes = value(attribute), bytes.count == 4 else { return nil }
         return bytes.reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    /// What a retransmission repeats: every attribute but Acct-Delay-Time. hostapd 2.10
+    /// updates Acct-Delay-Time when it retransmits accounting, and so (RFC 2866 §5.2) gives
+    /// the retransmission a new Identifier and Request Authenticator: those cannot tell it.
+    var retransmissionKey: [UInt8] {
+        attributes.filter { $0.type != Attribute.delayTime.rawValue }.flatMap { [$0.type, UInt8($0.value.count)] + $0.value }
     }
 
     var statusType: StatusType? { integer(.statusType).flatMap(StatusType.init(rawValue:)) }

@@ -9,8 +9,9 @@ import Posix
 /// `acct_server_port` and `acct_server_shared_secret` pointing here.
 ///
 /// Every request is answered (hostapd retransmits until it is); a retransmission is
-/// recognised and answered again without being counted twice. Requests that do not carry
-/// the shared secret's authenticator are dropped and logged.
+/// recognised (by its attributes: hostapd gives it a new Identifier) and answered again
+/// without being counted twice. Requests that do not carry the shared secret's
+/// authenticator are dropped and logged.
 public final class RADIUSAccountingServer: Sendable {
     public let endpoint: IPv4Endpoint
     private let secret: [UInt8]
@@ -39,7 +40,7 @@ public final class RADIUSAccountingServer: Sendable {
                 if rejected == 1 || rejected % 100 == 0 { logger.warning("radius accounting from \(sender): \(error) (\(rejected) dropped)") }
                 continue
             }
-            let key = RecentRequests.Key(sender: sender, identifier: packet.identifier, authenticator: packet.authenticator)
+            let key = RecentRequests.Key(sender: sender, packet: packet)
             if !answered.contains(key) {
                 handle(packet, from: sender, events: events)
                 answered.insert(key)
@@ -74,10 +75,15 @@ public final class RADIUSAccountingServer: Sendable {
 
 /// The requests answered lately, to answer a retransmission without counting it again.
 struct RecentRequests {
+    /// Not Identifier and Authenticator: hostapd changes both when it retransmits.
     struct Key: Hashable {
         let sender: IPv4Endpoint
-        let identifier: UInt8
-        let authenticator: [UInt8]
+        let content: [UInt8]
+
+        init(sender: IPv4Endpoint, packet: RADIUSAccountingPacket) {
+            self.sender = sender
+            content = packet.retransmissionKey
+        }
     }
 
     private var order: [Key] = []
