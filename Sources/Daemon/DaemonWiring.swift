@@ -50,6 +50,11 @@ struct DaemonWiring {
             handlers["radio"] = { _ in ControlReplies.failure("the radio is disabled ([radio] enabled = no)") }
         }
 
+        let board = makeBoard(initial, health: HealthCheck(heartbeats), bus: bus)
+        services.append(board)
+        handlers["board"] = { _ in ControlReplies.success(board.boardReport()) }
+        statusContributors.append { report in board.contribute(to: &report) }
+
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let responder = DaemonResponder(settings: { [settings] in settings.current }, table: table, metering: metering, bus: bus, wifi: accessPoint,
                                         startedAt: SystemClock.monotonicNanoseconds(),
@@ -75,6 +80,19 @@ struct DaemonWiring {
         }
         let secret = String(decoding: bytes, as: UTF8.self).trimmingWhitespace().trimmingCharacters(in: "\n")
         return try RADIUSAccountingServer(endpoint: endpoint, secret: secret, logger: logger.child("radius"))
+    }
+
+    private func makeBoard(_ s: Settings, health: HealthCheck, bus: EventBus) -> BoardService {
+        let frontEnd: (any RadioFrontEnd)?
+        switch s.board.frontEnd {
+        case .none: frontEnd = nil
+        case .usb(let vendor, let product): frontEnd = LibUSBFrontEnd(vendorID: vendor, productID: product, logger: logger.child("frontend"))
+        case .presenceFile(let path): frontEnd = PresenceFileFrontEnd(path: path)
+        }
+        let gps = s.board.gpsd.map { GPSDClient(host: $0.host, port: $0.port, logger: logger.child("gpsd")) }
+        return BoardService(watchdog: s.board.watchdog.map { LinuxWatchdog(path: $0) }, thermal: SysfsThermal(root: s.board.thermalRoot),
+                            cpu: ProcCPU(procRoot: s.board.procRoot), gps: gps, frontEnd: frontEnd, health: health, bus: bus,
+                            logger: logger.child("board"))
     }
 
     private func makeRadio(_ s: Settings) -> any Radio {

@@ -10,14 +10,9 @@ public final class SystemdService: Service {
     public let name = "systemd"
     private let notifier: SystemdNotifier
     private let ready: AsyncStream<Void>
-    /// A loop that must keep moving: `read` gives the monotonic time it last moved.
-    public struct Heartbeat: Sendable {
-        public let name: String
-        public let limit: Duration
-        public let read: @Sendable () -> UInt64
-    }
+    public typealias Heartbeat = HealthCheck.Heartbeat
 
-    private let heartbeats: [Heartbeat]
+    private let health: HealthCheck
     private let status: @Sendable () -> String
     private let logger: Logger
 
@@ -26,7 +21,7 @@ public final class SystemdService: Service {
                 status: @escaping @Sendable () -> String, logger: Logger) {
         self.notifier = notifier
         self.ready = ready
-        self.heartbeats = heartbeats
+        health = HealthCheck(heartbeats)
         self.status = status
         self.logger = logger
     }
@@ -40,7 +35,7 @@ public final class SystemdService: Service {
         var lastStatus = ""
         while !Task.isCancelled {
             try await Task.sleep(for: min(tick, .seconds(10)))
-            if let stale = staleHeartbeat() {
+            if let stale = health.staleHeartbeat() {
                 logger.error("\(stale) has not made progress; withholding the watchdog keepalive")
             } else if notifier.watchdogInterval != nil {
                 notifyLogging { try notifier.watchdogKeepalive() }
@@ -54,16 +49,38 @@ public final class SystemdService: Service {
         notifyLogging { try notifier.stopping() }
     }
 
-    private func staleHeartbeat() -> String? {
+    private func notifyLogging(_ body: () throws -> Void) {
+        do { try body() } catch { logger.warning("sd_notify: \(error)") }
+    }
+}
+
+/// Whether every loop of the daemon keeps moving; what the watchdogs (systemd's and the
+/// board's) are fed on.
+public struct HealthCheck: Sendable {
+    /// A loop that must keep moving: `read` gives the monotonic time it last moved.
+    public struct Heartbeat: Sendable {
+        public let name: String
+        public let limit: Duration
+        public let read: @Sendable () -> UInt64
+
+        public init(name: String, limit: Duration, read: @escaping @Sendable () -> UInt64) {
+            self.name = name
+            self.limit = limit
+            self.read = read
+        }
+    }
+
+    public let heartbeats: [Heartbeat]
+
+    public init(_ heartbeats: [Heartbeat]) { self.heartbeats = heartbeats }
+
+    /// The first loop that has not moved within its limit, if any.
+    public func staleHeartbeat() -> String? {
         let now = SystemClock.monotonicNanoseconds()
         for beat in heartbeats {
             let age = Duration.nanoseconds(Int64(now &- beat.read()))
             if age > beat.limit { return beat.name }
         }
         return nil
-    }
-
-    private func notifyLogging(_ body: () throws -> Void) {
-        do { try body() } catch { logger.warning("sd_notify: \(error)") }
     }
 }

@@ -75,7 +75,7 @@ public final class WiFiService: Service {
             metering?.finalCounters(id, counters)
             logger.debug("\(id) final counters: up \(counters.upBytes), down \(counters.downBytes)")
             return
-        case .subscriberAttached, .subscriberDetached, .attachRefused:
+        case .subscriberAttached, .subscriberDetached, .attachRefused, .board:
             logger.warning("\(accessPoint.name) reported a cellular event: \(event.name)")
         }
         bus.publish(event, time: time)

@@ -360,6 +360,22 @@ public enum BoardEvent: Hashable, Sendable {
     }
 
     /// The same event as a `HALEvent`, for the link-health events both share.
+    /// The event's facts in a few words, for logs and `qlinkctl events`.
+    public var detail: String {
+        switch self {
+        case .thermalAlarm(let zone, let celsius, let limit): "\(zone) at \(celsius) °C, at or above \(limit) °C"
+        case .thermalCleared(let zone, let celsius): "\(zone) back to \(celsius) °C"
+        case .thermalUnreadable(let zone, let reason): "\(zone): \(reason)"
+        case .thermalReadable(let zone): zone
+        case .gpsFix(let fix): "\(fix.mode) \(fix.latitude ?? 0), \(fix.longitude ?? 0)"
+        case .gpsNoFix(let reason): reason
+        case .frontEndArrived(let identity): identity.usbID
+        case .frontEndGone(let reason): reason
+        case .degraded(let device, let reason): "\(device): \(reason)"
+        case .restored(let device): device
+        }
+    }
+
     public var halEvent: HALEvent? {
         switch self {
         case .degraded(let device, let reason): .degraded(device: device, reason: reason)

@@ -6,6 +6,8 @@ public enum HALEvent: Hashable, Sendable {
     /// The source's final counters of a session that ended (e.g. hostapd's RADIUS
     /// Accounting-Stop), which may come just before or after the disconnect event.
     case finalCounters(SubscriberID, TrafficCounters)
+    /// Something the board reported (thermal, GPS, the front end).
+    case board(BoardEvent)
     /// A cellular subscriber attached to the cell.
     case subscriberAttached(SubscriberID)
     /// A cellular subscriber detached (or was detached); `finalCounters` when the stack gives them.
@@ -25,6 +27,7 @@ public enum HALEvent: Hashable, Sendable {
         switch self {
         case .stationConnected: "station-connected"
         case .stationDisconnected: "station-disconnected"
+        case .board(let event): event.name
         case .finalCounters: "final-counters"
         case .subscriberAttached: "subscriber-attached"
         case .subscriberDetached: "subscriber-detached"
@@ -52,6 +55,7 @@ public enum HALEvent: Hashable, Sendable {
         case .degraded(let device, let reason): "\(device): \(reason)"
         case .restored(let device), .countersReset(let device): device
         case .attachRefused(_, let reason): reason
+        case .board(let event): event.detail
         default: nil
         }
     }
