@@ -53,9 +53,11 @@ import Testing
         #expect(try await h.simctl(["inject", "radio-restart", "3"]).status == 0)
         try await h.waitFor("radio degraded") { try await status(h)["radio"] as? String == "degraded" }
         try await h.waitFor("radio back up") { try await status(h)["radio"] as? String == "up" }
-        let radio = try await h.qlinkctl(["radio", "--json"])
-        #expect(radio.status == 0)
-        #expect((try h.json(radio.stdout) as? [String: Any])?["configuration"] as? String == "applied")
+        try await h.waitFor("the cell configuration applied again") {
+            let radio = try await h.qlinkctl(["radio", "--json"])
+            return (try? h.json(radio.stdout) as? [String: Any])?["configuration"] as? String == "applied"
+        }
+        #expect(h.logs().contains("restarted: every cellular session starts again"))
     }
 
     @Test func thermalSpikeAlarmsAndClearsAndAnUnpluggedFrontEndIsReported() async throws {
