@@ -18,7 +18,7 @@ public enum MeterBenchmarks {
     /// Runs `hours` of polls every `pollInterval` for `subscribers` always-active
     /// subscribers into a journal under `directory`, with the default flush interval.
     public static func run(subscribers: Int, hours: Double, directory: String,
-                           pollInterval: Duration = .seconds(5), flushInterval: Duration = .seconds(150)) throws -> Result {
+                           pollInterval: Duration = .seconds(5), flushInterval: Duration = .seconds(180)) throws -> Result {
         let key = SigningKey.generate()
         let recovered = try JournalRecovery.open(directory: directory)
         let writer = try JournalWriter(directory: directory, key: key, segmentLimit: 8 << 20, boot: "bench",

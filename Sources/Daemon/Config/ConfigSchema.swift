@@ -82,7 +82,7 @@ public enum ConfigSchema {
         Key(section: "metering", name: "poll_interval", defaultValue: "5s", summary: "how often every subscriber's counters are read") { s, v throws(ConfigError) in
             s.pollInterval = try duration(v, in: .milliseconds(100) ... .seconds(300))
         },
-        Key(section: "metering", name: "flush_interval", defaultValue: "150s", summary: "how often readings are written to the journal (one fsync); a disconnect is written at once") { s, v throws(ConfigError) in
+        Key(section: "metering", name: "flush_interval", defaultValue: "180s", summary: "how often readings are written to the journal (one fsync); a disconnect is written at once") { s, v throws(ConfigError) in
             s.flushInterval = try duration(v, in: .seconds(1) ... .seconds(3600))
         },
         Key(section: "metering", name: "directory", defaultValue: "", summary: "the metering journal (default: STATE/metering)") { s, v throws(ConfigError) in

@@ -35,7 +35,7 @@ public struct Settings: Sendable, Equatable {
     public var finalCountersWait = Duration.seconds(3)
     // [metering]
     public var pollInterval = Duration.seconds(5)
-    public var flushInterval = Duration.seconds(150)
+    public var flushInterval = Duration.seconds(180)
     public var meteringDirectoryOverride: String?
     public var segmentBytes = 8 << 20
     // [radio], [board]
