@@ -6,6 +6,7 @@ import Crypto
 /// key-less addresses. Pure like the rest of Ledger: no I/O, clock or randomness; the
 /// caller chooses senders, nonces and recipients.
 public struct BenchmarkChain: Sendable {
+    /// The chain's genesis: the senders' balances and the producer.
     public let genesis: Genesis
     private let senders: [SigningKey]
     private let producer: SigningKey
@@ -28,6 +29,7 @@ public struct BenchmarkChain: Sendable {
                                         registration: ProducerRegistration(name: "bench", url: "", signingKey: producerAddress))])
     }
 
+    /// Funded senders.
     public var senderCount: Int { senders.count }
 
     /// Sender `index`'s account.
