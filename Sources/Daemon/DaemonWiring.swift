@@ -27,8 +27,7 @@ struct DaemonWiring {
             let wifi = WiFiService(accessPoint: accessPoint, accounting: try makeAccounting(initial), table: table, metering: metering, bus: bus,
                                    pollInterval: { store.current.pollInterval }, logger: logger.child("wifi"))
             services.append(wifi)
-            let limit = initial.pollInterval * 3 + initial.commandTimeout * 4 + .seconds(10)
-            heartbeats.append(SystemdService.Heartbeat(name: "wifi poll loop", limit: limit) { wifi.heartbeat.load(ordering: .relaxed) })
+            heartbeats.append(wifi.poller.healthBeat(limit: pollLoopLimit(initial)))
         }
 
         var handlers: [String: ControlHandler] = [:]
@@ -38,9 +37,7 @@ struct DaemonWiring {
             let radio = RadioService(radio: makeRadio(initial), configuration: initial.radio.cell, table: table, metering: metering, bus: bus,
                                      pollInterval: { store.current.pollInterval }, logger: logger.child("radio"))
             services.append(radio)
-            heartbeats.append(SystemdService.Heartbeat(name: "radio poll loop", limit: initial.pollInterval * 3 + initial.commandTimeout * 4 + .seconds(10)) {
-                radio.heartbeat.load(ordering: .relaxed)
-            })
+            heartbeats.append(radio.poller.healthBeat(limit: pollLoopLimit(initial)))
             handlers["radio"] = { _ in ControlReplies.success(await radio.report()) }
             statusContributors.append { report in
                 report.radio = radio.radio.state.rawValue
@@ -80,6 +77,11 @@ struct DaemonWiring {
         }
         let secret = String(decoding: bytes, as: UTF8.self).trimmingWhitespace().trimmingCharacters(in: "\n")
         return try RADIUSAccountingServer(endpoint: endpoint, secret: secret, logger: logger.child("radius"))
+    }
+
+    /// How long a poll loop may go without a beat before the daemon counts as wedged.
+    private func pollLoopLimit(_ s: Settings) -> Duration {
+        s.pollInterval * 3 + s.commandTimeout * 4 + .seconds(10)
     }
 
     private func makeBoard(_ s: Settings, health: HealthCheck, bus: EventBus) -> BoardService {

@@ -15,10 +15,8 @@ public final class RadioService: Service {
     private let table: SubscriberTable
     private let metering: MeteringService
     private let bus: EventBus
-    private let pollInterval: @Sendable () -> Duration
     private let logger: Logger
-    /// Monotonic nanoseconds of the last completed poll loop, for the watchdog.
-    public let heartbeat = Atomic<UInt64>(0)
+    let poller: SourcePoller
     /// The configuration must be (re)applied: at start and after the stack restarted.
     private let needsApply = Atomic<Bool>(true)
     private let lastApply = Mutex<String>("not applied yet")
@@ -30,15 +28,14 @@ public final class RadioService: Service {
         self.table = table
         self.metering = metering
         self.bus = bus
-        self.pollInterval = pollInterval
         self.logger = logger
+        poller = SourcePoller(what: "radio", interval: pollInterval, logger: logger)
     }
 
     public func run() async throws {
-        heartbeat.store(SystemClock.monotonicNanoseconds(), ordering: .relaxed)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.radio.run(events: { self.handle($0) }) }
-            group.addTask { try await self.pollLoop() }
+            group.addTask { try await self.poller.run(isUp: { self.radio.state == .up }, poll: self.poll) }
             try await group.next()
             group.cancelAll()
         }
@@ -74,29 +71,11 @@ public final class RadioService: Service {
         bus.publish(event, time: time)
     }
 
-    private func pollLoop() async throws {
-        var lastFailure = ""
-        while !Task.isCancelled {
-            if radio.state == .up {
-                do {
-                    if needsApply.exchange(false, ordering: .relaxed) { try await apply() }
-                    let attached = try await radio.subscribers()
-                    let readings = attached.map { SourceReading(id: $0.id, counters: $0.counters, connectedSeconds: $0.attachedSeconds) }
-                    table.observe(readings, scheme: .imsi, at: SystemClock.monotonicNanoseconds())
-                    metering.observe(readings.map { MeterReading(subscriber: $0.id, counters: $0.counters, connectedSeconds: $0.connectedSeconds) },
-                                     scheme: .imsi)
-                    lastFailure = ""
-                } catch let error as CancellationError {
-                    throw error
-                } catch {
-                    let message = "\(error)"
-                    if message != lastFailure { logger.warning("radio: \(message)") }
-                    lastFailure = message
-                }
-            }
-            heartbeat.store(SystemClock.monotonicNanoseconds(), ordering: .relaxed)
-            try await Task.sleep(for: pollInterval())
-        }
+    private func poll() async throws {
+        if needsApply.exchange(false, ordering: .relaxed) { try await apply() }
+        let readings = try await radio.subscribers().map { SourceReading(id: $0.id, counters: $0.counters, connectedSeconds: $0.attachedSeconds) }
+        table.observe(readings, scheme: .imsi, at: SystemClock.monotonicNanoseconds())
+        metering.observe(readings.meterReadings, scheme: .imsi)
     }
 
     private func apply() async throws {

@@ -14,10 +14,8 @@ public final class WiFiService: Service {
     private let table: SubscriberTable
     private let metering: MeteringService?
     private let bus: EventBus
-    private let pollInterval: @Sendable () -> Duration
     private let logger: Logger
-    /// Monotonic nanoseconds of the last completed poll loop, for the watchdog.
-    public let heartbeat = Atomic<UInt64>(0)
+    let poller: SourcePoller
 
     public init(accessPoint: any AccessPoint, accounting: RADIUSAccountingServer? = nil, table: SubscriberTable,
                 metering: MeteringService?, bus: EventBus, pollInterval: @escaping @Sendable () -> Duration, logger: Logger) {
@@ -26,15 +24,14 @@ public final class WiFiService: Service {
         self.table = table
         self.metering = metering
         self.bus = bus
-        self.pollInterval = pollInterval
         self.logger = logger
+        poller = SourcePoller(what: "reading stations", interval: pollInterval, logger: logger)
     }
 
     public func run() async throws {
-        heartbeat.store(SystemClock.monotonicNanoseconds(), ordering: .relaxed)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.accessPoint.run(events: { self.handle($0) }) }
-            group.addTask { try await self.pollLoop() }
+            group.addTask { try await self.poller.run(isUp: { self.accessPoint.state == .up }, poll: self.poll) }
             if let accounting {
                 group.addTask { try await accounting.run(events: { self.handle($0) }) }
             }
@@ -81,26 +78,10 @@ public final class WiFiService: Service {
         bus.publish(event, time: time)
     }
 
-    private func pollLoop() async throws {
-        var lastFailure = ""
-        while !Task.isCancelled {
-            if accessPoint.state == .up {
-                do {
-                    let stations = try await accessPoint.stations()
-                    table.observe(stations, at: SystemClock.monotonicNanoseconds())
-                    metering?.observe(stations.map { MeterReading(subscriber: $0.subscriber, counters: $0.counters,
-                                                                  connectedSeconds: $0.connectedSeconds) }, scheme: .mac)
-                    lastFailure = ""
-                } catch let error as CancellationError {
-                    throw error
-                } catch {
-                    let message = "\(error)"
-                    if message != lastFailure { logger.warning("reading stations: \(message)") }
-                    lastFailure = message
-                }
-            }
-            heartbeat.store(SystemClock.monotonicNanoseconds(), ordering: .relaxed)
-            try await Task.sleep(for: pollInterval())
-        }
+    private func poll() async throws {
+        let stations = try await accessPoint.stations()
+        let readings = stations.map { SourceReading(id: $0.subscriber, counters: $0.counters, connectedSeconds: $0.connectedSeconds, signalDBm: $0.signalDBm) }
+        table.observe(readings, scheme: .mac, at: SystemClock.monotonicNanoseconds())
+        metering?.observe(readings.meterReadings, scheme: .mac)
     }
 }
