@@ -66,7 +66,7 @@ final class FakeGPSD: Sendable {
     /// Sends `line` (plus `\r\n`, as gpsd ends its lines) to every connected client.
     func broadcast(_ line: String) async {
         let clients = state.withLock { $0.clients }
-        for client in clients { try? await client.send(Array((line + "\r\n").utf8), deadline: .now + .seconds(1)) }
+        for client in clients { try? await client.send(Array((line + "\r\n").utf8), deadline: .now + .seconds(30)) }
     }
 
     static func tpv(mode: Int, lat: Double? = nil, lon: Double? = nil, alt: Double? = nil, time: String? = "2026-01-02T03:04:05.000Z") -> String {
@@ -79,7 +79,7 @@ final class FakeGPSD: Sendable {
     }
 
     private func serve(_ client: TCPSocket) async {
-        try? await client.send(Array((Self.version + "\r\n").utf8), deadline: .now + .seconds(1))
+        try? await client.send(Array((Self.version + "\r\n").utf8), deadline: .now + .seconds(30))
         var pending: [UInt8] = []
         while let bytes = try? await client.receive(), !bytes.isEmpty {
             pending += bytes
@@ -100,7 +100,7 @@ final class FakeGPSD: Sendable {
                 } else if command.hasPrefix("?VERSION") {
                     replies = [Self.version]
                 }
-                for reply in replies { try? await client.send(Array((reply + "\r\n").utf8), deadline: .now + .seconds(1)) }
+                for reply in replies { try? await client.send(Array((reply + "\r\n").utf8), deadline: .now + .seconds(30)) }
             }
         }
     }

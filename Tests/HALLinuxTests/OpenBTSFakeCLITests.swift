@@ -184,13 +184,13 @@ struct OpenBTSFakeCLITests {
         let fake = FakeOpenBTS(ms: [.init(number: 1, imsi: "001010000000001", up: 5, down: 6)])
         try fake.start()
         defer { fake.stop() }
-        let client = try await TCPSocket.connect(host: "127.0.0.1", port: fake.port, deadline: .now + .seconds(2))
+        let client = try await TCPSocket.connect(host: "127.0.0.1", port: fake.port, deadline: .now + .seconds(30))
         defer { client.close() }
         for command in ["version", "gprs list"] {
-            try await client.send([0, 0, 0, UInt8(command.utf8.count)] + Array(command.utf8), deadline: .now + .seconds(2))
+            try await client.send([0, 0, 0, UInt8(command.utf8.count)] + Array(command.utf8), deadline: .now + .seconds(30))
             var reply: [UInt8] = []
             while reply.count < 4 || reply.count < 4 + (Int(reply[2]) << 8 | Int(reply[3])) {
-                let bytes = try await client.receive(deadline: .now + .seconds(2))
+                let bytes = try await client.receive(deadline: .now + .seconds(30))
                 try #require(!bytes.isEmpty)
                 reply += bytes
             }

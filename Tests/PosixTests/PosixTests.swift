@@ -20,11 +20,11 @@ struct SocketTests {
         try client.bind("\(dir)/client")
         try await client.connect("\(dir)/server")
         try await client.send(Array("PING".utf8))
-        let (bytes, sender) = try await server.receiveFrom(deadline: .now + .seconds(5))
+        let (bytes, sender) = try await server.receiveFrom(deadline: .now + .seconds(30))
         #expect(bytes == Array("PING".utf8))
         #expect(sender == "\(dir)/client")
         try server.send(Array("PONG\n".utf8), to: sender!)
-        #expect(try await client.receive(deadline: .now + .seconds(5)) == Array("PONG\n".utf8))
+        #expect(try await client.receive(deadline: .now + .seconds(30)) == Array("PONG\n".utf8))
         client.close()
         server.close()
         #expect(!FileSystem.exists("\(dir)/server"))
@@ -62,17 +62,17 @@ struct SocketTests {
         #expect(try FileSystem.permissions("\(dir)/s.sock") == 0o660)
         async let accepted = listener.accept()
         let client = try UnixSocket(.stream)
-        try await client.connect("\(dir)/s.sock", deadline: .now + .seconds(5))
+        try await client.connect("\(dir)/s.sock", deadline: .now + .seconds(30))
         let server = try await accepted
         let payload = [UInt8](repeating: 7, count: 300_000)
-        async let sent: Void = client.send(payload, deadline: .now + .seconds(5))
+        async let sent: Void = client.send(payload, deadline: .now + .seconds(30))
         var received: [UInt8] = []
-        while received.count < payload.count { received += try await server.receive(deadline: .now + .seconds(5)) }
+        while received.count < payload.count { received += try await server.receive(deadline: .now + .seconds(30)) }
         try await sent
         #expect(received == payload)
         #expect(server.peerCredentials()?.pid == getpid())
         client.close()
-        #expect(try await server.receive(deadline: .now + .seconds(5)).isEmpty)
+        #expect(try await server.receive(deadline: .now + .seconds(30)).isEmpty)
         server.close()
         listener.close()
     }
@@ -118,9 +118,9 @@ struct SystemdNotifierTests {
         let notifier = SystemdNotifier { env[$0] }
         #expect(notifier.watchdogInterval == .seconds(3))
         try notifier.ready(status: "2 subscribers")
-        #expect(String(decoding: try await systemd.receive(deadline: .now + .seconds(5)), as: UTF8.self) == "READY=1\nSTATUS=2 subscribers")
+        #expect(String(decoding: try await systemd.receive(deadline: .now + .seconds(30)), as: UTF8.self) == "READY=1\nSTATUS=2 subscribers")
         try notifier.watchdogKeepalive()
-        #expect(String(decoding: try await systemd.receive(deadline: .now + .seconds(5)), as: UTF8.self) == "WATCHDOG=1")
+        #expect(String(decoding: try await systemd.receive(deadline: .now + .seconds(30)), as: UTF8.self) == "WATCHDOG=1")
     }
 
     @Test func watchdogForAnotherPidIsIgnoredAndNoSocketIsSilent() throws {
