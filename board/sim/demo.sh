@@ -14,7 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$bin/hal-sim" --root "$root" --scenario busy-day --speed 120 --subscribers 12 >"$root/hal-sim.log" 2>&1 &
+"$bin/hal-sim" --root "$root" --scenario busy-day --speed 10 --subscribers 12 >"$root/hal-sim.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -e "$root/ready" ] && break; sleep 0.1; done
 [ -e "$root/ready" ] || { echo "hal-sim did not come up; see $root/hal-sim.log" >&2; exit 1; }
