@@ -58,7 +58,7 @@ public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// `hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64]`
+/// `hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64] [--accounting yes|no]`
 public struct SimulatorOptions: Sendable, Equatable {
     /// Absolute path of the simulated board's root directory.
     public var root: String
@@ -70,9 +70,12 @@ public struct SimulatorOptions: Sendable, Equatable {
     /// The cellular population (UEs); nil: the scenario's `ues`, else a third of `subscribers`.
     public var ues: Int?
     public var counterWidth: CounterWidth = .bits32
+    /// Whether the emulated hostapd sends RADIUS accounting to qlinkd (`--accounting yes|no`).
+    public var accounting = true
 
     public static let usage = """
         usage: hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64]
+                       [--accounting yes|no]
                hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG...]
         scenarios: \(BuiltinScenarios.names.joined(separator: ", ")) (default \(BuiltinScenarios.defaultName)), or a file
         events: hostapd-restart [SECONDS], counter-reset [ID], wrap32 [ID] [SECONDS], radio-restart [SECONDS],
@@ -109,6 +112,12 @@ public struct SimulatorOptions: Sendable, Equatable {
             case "--counter-bits":
                 guard let bits = Int(value), let width = CounterWidth(rawValue: bits) else { throw UsageError("--counter-bits must be 32 or 64, got '\(value)'") }
                 options.counterWidth = width
+            case "--accounting":
+                switch value {
+                case "yes": options.accounting = true
+                case "no": options.accounting = false
+                default: throw UsageError("--accounting must be yes or no, got '\(value)'")
+                }
             default:
                 throw UsageError("unknown option '\(flag)'")
             }

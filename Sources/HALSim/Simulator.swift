@@ -1,4 +1,5 @@
 import CLinux
+import Crypto
 import HAL
 import Logging
 import Posix
@@ -21,7 +22,11 @@ public struct Simulator: Sendable {
     public var controlPath: String { "\(options.root)/hal-sim.sock" }
     public var readyPath: String { "\(options.root)/ready" }
     public var configPath: String { "\(options.root)/qlinkd.conf" }
+    /// The RADIUS shared secret hostapd and qlinkd share (`acct_server_shared_secret`).
+    public var radiusSecretPath: String { "\(hostapdDirectory)/radius-secret" }
     public static let interface = "wlan0"
+    /// hostapd's `nas_identifier` (the station's name in `qlinkd.conf`).
+    public static let nasIdentifier = "sim-bs1"
 
     public init(options: SimulatorOptions, scenario: Scenario, logger: Logger) {
         self.options = options
@@ -29,12 +34,16 @@ public struct Simulator: Sendable {
         self.logger = logger
     }
 
-    /// The `qlinkd.conf` that points qlinkd's real backends at this board.
-    public static func qlinkdConfiguration(root: String, counterWidth: CounterWidth, openBTSPort: UInt16, gpsdPort: UInt16) -> String {
-        """
+    /// The `qlinkd.conf` that points qlinkd's real backends at this board. With an
+    /// `accountingPort`, qlinkd listens there for hostapd's RADIUS accounting, with the secret
+    /// in `ROOT/hostapd/radius-secret`.
+    public static func qlinkdConfiguration(root: String, counterWidth: CounterWidth, openBTSPort: UInt16, gpsdPort: UInt16,
+                                           accountingPort: UInt16? = nil) -> String {
+        let accounting = accountingPort.map { "accounting = 127.0.0.1:\($0)\naccounting_secret_file = \(root)/hostapd/radius-secret\n" } ?? ""
+        return """
         # Written by hal-sim for the simulated board at \(root).
         [station]
-        name = sim-bs1
+        name = \(nasIdentifier)
         board = sim
 
         [paths]
@@ -46,7 +55,7 @@ public struct Simulator: Sendable {
         interface = \(interface)
         psk_file = \(root)/hostapd/wpa_psk
         counter_bits = \(counterWidth.rawValue)
-
+        \(accounting)
         [metering]
         poll_interval = 1s
 
@@ -136,21 +145,29 @@ public struct Simulator: Sendable {
         defer { gpsd.stop() }
         let board = BoardFiles(root: root, world: world, logger: logger.child("board"))
         try board.create()
+        let accounting = try options.accounting ? startAccounting(world, configuration, logger: logger.child("radius")) : nil
+        defer { accounting?.stop() }
         let facts: [(String, String)] = [
             ("speed", formatNumber(options.speed)), ("seed", String(options.seed)),
             ("counter_bits", String(options.counterWidth.rawValue)), ("scenario", jsonString(scenario.name)),
             ("openbts_port", String(openBTS.port)), ("gpsd_port", String(gpsd.port)),
         ]
-        let control = try ControlServer(world: world, path: controlPath, logger: logger) { facts }
+        let control = try ControlServer(world: world, path: controlPath, logger: logger) {
+            facts + [("accounting", accounting.map { Self.accountingJSON($0) } ?? "null")]
+        }
         control.start()
         defer { control.stop() }
-        let conf = Self.qlinkdConfiguration(root: root, counterWidth: options.counterWidth, openBTSPort: openBTS.port, gpsdPort: gpsd.port)
+        let conf = Self.qlinkdConfiguration(root: root, counterWidth: options.counterWidth, openBTSPort: openBTS.port, gpsdPort: gpsd.port,
+                                            accountingPort: accounting?.server.port)
         try FileSystem.writeDurably(configPath, Array(conf.utf8))
+        // hostapd's Accounting-On, and a Start for each station already associated.
+        world.enableAccounting()
         try FileSystem.writeDurably(readyPath, [])
         let status = world.status()
         logger.notice("ready at \(root): scenario \(scenario.name), seed \(options.seed), speed \(formatNumber(options.speed)), "
             + "\(status.subscribers) subscribers (\(status.connected) connected), \(status.ues) UEs (\(status.uesAttached) attached), "
-            + "\(options.counterWidth.rawValue)-bit counters, OpenBTS CLI on 127.0.0.1:\(openBTS.port), gpsd on 127.0.0.1:\(gpsd.port)")
+            + "\(options.counterWidth.rawValue)-bit counters, OpenBTS CLI on 127.0.0.1:\(openBTS.port), gpsd on 127.0.0.1:\(gpsd.port), "
+            + (accounting.map { "RADIUS accounting to \($0.server) from 127.0.0.1:\($0.localPort)" } ?? "no RADIUS accounting"))
 
         let ticker = Task {
             var last = SystemClock.monotonicNanoseconds()
@@ -178,6 +195,37 @@ public struct Simulator: Sendable {
         ticker.cancel()
         // No tick may bring hostapd back after its socket is gone.
         await ticker.value
+    }
+
+    /// hostapd's RADIUS accounting client, aimed at a free UDP port on 127.0.0.1 for qlinkd
+    /// (found by binding port 0 and letting it go: another program could take it before
+    /// qlinkd binds it, a race hal-sim accepts), with a fresh random shared secret written to
+    /// `radius-secret` (mode 0600). The world sends through it once `enableAccounting()`.
+    private func startAccounting(_ world: World, _ configuration: WorldConfiguration, logger: Logger) throws -> RADIUSAccountingClient {
+        let secret = SecureRandom.bytes(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        try FileSystem.writeDurably(radiusSecretPath, Array((secret + "\n").utf8), mode: 0o600)
+        let nas = AccountingNAS(identifier: Self.nasIdentifier, bssid: configuration.bssid, ssid: configuration.ssid)
+        // The client binds first, so the probe below cannot be handed the client's own port.
+        let port = try Self.freeUDPPort()
+        let client = try RADIUSAccountingClient(server: IPv4Endpoint(host: "127.0.0.1", port: port), secret: secret, nas: nas, logger: logger)
+        world.setAccountingSink { events in client.deliver(events) }
+        client.start()
+        return client
+    }
+
+    /// A UDP port on 127.0.0.1 that was free a moment ago.
+    static func freeUDPPort() throws(SystemError) -> UInt16 {
+        let probe = try UDPSocket(bindingTo: IPv4Endpoint(host: "127.0.0.1", port: 0))
+        defer { probe.close() }
+        guard let port = probe.localPort, port != 0 else { throw SystemError(.current, "getsockname udp") }
+        return port
+    }
+
+    /// `status`'s `accounting` object.
+    static func accountingJSON(_ client: RADIUSAccountingClient) -> String {
+        let s = client.statistics
+        return "{\"server\":\(jsonString(client.server.description)),\"sent\":\(s.sent),\"answered\":\(s.answered),"
+            + "\"retransmitted\":\(s.retransmitted),\"unanswered\":\(s.unanswered),\"pending\":\(s.pending),\"dropped\":\(s.dropped)}"
     }
 
     /// Whether something accepts connections at `path` (a live hal-sim).

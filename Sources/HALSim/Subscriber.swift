@@ -122,6 +122,8 @@ struct Session: Sendable {
     var downAdjust: UInt64 = 0
     var upPacketAdjust: UInt64 = 0
     var downPacketAdjust: UInt64 = 0
+    /// hostapd's Acct-Session-Id for this session (RADIUS accounting; 0 for a UE).
+    var accountingID: UInt64 = 0
 
     /// Average frame sizes used to derive packet counts from byte counts.
     static let upFrameBytes: UInt64 = 220

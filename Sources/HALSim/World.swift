@@ -104,11 +104,13 @@ public final class World: Sendable {
     public typealias EventSink = @Sendable ([APEvent]) -> Void
     public typealias RadioSink = @Sendable ([RadioEvent]) -> Void
     public typealias NoticeSink = @Sendable ([WorldNotice]) -> Void
+    public typealias AccountingSink = @Sendable ([AccountingEvent]) -> Void
 
     struct Sinks {
         var ap: EventSink?
         var radio: RadioSink?
         var notices: NoticeSink?
+        var accounting: AccountingSink?
     }
 
     private let state: Mutex<WorldState>
@@ -136,18 +138,33 @@ public final class World: Sendable {
         delivery.withLock { $0.notices = sink }
     }
 
+    /// Where hostapd's RADIUS accounting goes from now on (the accounting client).
+    public func setAccountingSink(_ sink: @escaping AccountingSink) {
+        delivery.withLock { $0.accounting = sink }
+    }
+
+    /// hostapd sends RADIUS accounting from now on: Accounting-On at once (unless hostapd is
+    /// down or the AP disabled), a Start for every station already associated, then a Start
+    /// and a Stop for every session. Until this is called nothing is recorded.
+    public func enableAccounting() { perform { $0.enableAccounting() } }
+
     func perform<R: Sendable>(_ body: (inout WorldState) -> R) -> R {
         delivery.withLock { sinks in
-            let (result, events, radioEvents, notices) = state.withLock { s -> (R, [APEvent], [RadioEvent], [WorldNotice]) in
+            let (result, events, radioEvents, notices, accounting) = state.withLock {
+                s -> (R, [APEvent], [RadioEvent], [WorldNotice], [AccountingEvent]) in
                 let result = body(&s)
                 defer {
                     s.events.removeAll()
                     s.radioEvents.removeAll()
                     s.notices.removeAll()
+                    s.accountingEvents.removeAll()
                 }
-                return (result, s.events, s.radioEvents, s.notices)
+                return (result, s.events, s.radioEvents, s.notices, s.accountingEvents)
             }
+            // The control-interface events first: hostapd announces a deauthentication before
+            // its Accounting-Stop goes out.
             if !events.isEmpty { sinks.ap?(events) }
+            if !accounting.isEmpty { sinks.accounting?(accounting) }
             if !radioEvents.isEmpty { sinks.radio?(radioEvents) }
             if !notices.isEmpty { sinks.notices?(notices) }
             return result

@@ -9,12 +9,14 @@ extension WorldState {
 
     // MARK: - hostapd lifecycle
 
-    /// hostapd terminates: stations are dropped, monitors hear it go, the socket vanishes.
+    /// hostapd terminates: stations are dropped (their Accounting-Stops say Admin-Reboot),
+    /// monitors hear it go, Accounting-Off, the socket vanishes.
     mutating func restartHostapd(downFor seconds: Double) throws(WorldError) {
         guard hostapd == .running else { throw WorldError("hostapd is already down") }
         if apEnabled {
-            dropAllStations()
+            dropAllStations(cause: .adminReboot)
             emit(3, "AP-DISABLED ")
+            accountingOff()
         }
         emit(3, "CTRL-EVENT-TERMINATING ")
         events.append(.stopped)
@@ -26,6 +28,7 @@ extension WorldState {
         hostapd = .running
         apEnabled = true
         events.append(.started)
+        accountingOn()
         if let entries = pskLoader?() { reloadPSK(entries) }
         emit(3, "AP-ENABLED ")
         stationsMayReturn()
@@ -35,22 +38,25 @@ extension WorldState {
     mutating func enableAP() -> Bool {
         guard hostapd == .running, !apEnabled else { return false }
         apEnabled = true
+        accountingOn()
         emit(3, "AP-ENABLED ")
         stationsMayReturn()
         return true
     }
 
-    /// `DISABLE`; false when already disabled.
+    /// `DISABLE`; false when already disabled. The stations' Stops carry no cause (hostapd's
+    /// `hostapd_free_stas` sets none); Accounting-Off follows.
     mutating func disableAP() -> Bool {
         guard hostapd == .running, apEnabled else { return false }
-        dropAllStations()
+        dropAllStations(cause: nil)
         apEnabled = false
         emit(3, "AP-DISABLED ")
+        accountingOff()
         return true
     }
 
-    mutating func dropAllStations() {
-        for i in subscribers.indices where !subscribers[i].isLTE { endSession(i, linger: false) }
+    mutating func dropAllStations(cause: AccountingEvent.TerminateCause?) {
+        for i in subscribers.indices where !subscribers[i].isLTE { endSession(i, linger: false, cause: cause) }
         lingering.removeAll()
         stationOrder.removeAll()
     }

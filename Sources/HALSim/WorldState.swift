@@ -55,6 +55,14 @@ struct WorldState: Sendable {
     /// Bytes moved since the last board update (all subscribers, and UEs alone).
     var movedBytes: UInt64 = 0
     var movedLTEBytes: UInt64 = 0
+    /// Whether hostapd sends RADIUS accounting (`enableAccounting`); off, nothing is recorded.
+    var accountingEnabled = false
+    var accountingEvents: [AccountingEvent] = []
+    /// Acct-Session-Ids (hostapd draws them at random; here from their own seeded stream,
+    /// so they never change anyone's schedule).
+    var accountingRandom: SimRandom
+    /// hostapd's own Acct-Session-Id for Accounting-On/Off, new each time it starts.
+    var hostapdAccountingSession: UInt64 = 0
 
     init(configuration: WorldConfiguration, pskLoader: (@Sendable () -> [PSKEntry]?)?) {
         self.configuration = configuration
@@ -66,6 +74,8 @@ struct WorldState: Sendable {
         arrivalRate = scenario.arrivalsPerHour / 3600 / Double(scenario.subscribers)
         faultTimes = scenario.faults.map { $0.at }
         faultRandom = SimRandom(seed: configuration.seed, stream: 0xFA17)
+        accountingRandom = SimRandom(seed: configuration.seed, stream: 0xACC7)
+        hostapdAccountingSession = accountingRandom.next()
         board = BoardState(thermal: ThermalState(radioUp: true, attenuation: radio.config.attenuation))
         var taken: Set<MACAddress> = []
         var imsis: Set<String> = []
@@ -156,7 +166,8 @@ struct WorldState: Sendable {
         for i in subscribers.indices {
             let s = subscribers[i]
             if s.session != nil && !s.wantsOnline {
-                if s.isLTE { detach(i) } else { endSession(i, linger: false) }
+                // The station leaves by itself (its own deauthentication: User-Request).
+                if s.isLTE { detach(i) } else { endSession(i, linger: false, cause: .userRequest) }
             } else if s.session == nil && s.wantsOnline && simTime >= s.notBefore {
                 if s.isLTE {
                     if radioAvailable { attach(i) }
@@ -230,20 +241,25 @@ struct WorldState: Sendable {
         let aid = lingering.removeValue(forKey: mac)?.aid ?? lowestFreeAID()
         if !stationOrder.contains(mac) { stationOrder.insert(mac, at: 0) }
         let multiplier = subscribers[i].random.uniform(0.4, 1.6)
-        subscribers[i].session = Session(startSim: simTime, startReal: realTime, startCumulative: tide.cumulative(absolute(simTime)),
-                                         multiplier: multiplier, aid: aid, key: key, keyID: keyID)
+        var session = Session(startSim: simTime, startReal: realTime, startCumulative: tide.cumulative(absolute(simTime)),
+                              multiplier: multiplier, aid: aid, key: key, keyID: keyID)
+        session.accountingID = accountingRandom.next()
+        subscribers[i].session = session
         subscribers[i].everConnected = true
         emit(3, "AP-STA-CONNECTED \(mac)" + (keyID.map { " keyid=\($0)" } ?? ""))
+        accountingStart(i)
     }
 
     /// Ends station `i`'s session. `linger` keeps its entry for a while, as hostapd does for a
-    /// station it deauthenticated itself.
-    mutating func endSession(_ i: Int, linger: Bool) {
+    /// station it deauthenticated itself. The Accounting-Stop (with `cause`, when hostapd sets
+    /// one) goes out with the disconnect event, carrying the counters of this very instant.
+    mutating func endSession(_ i: Int, linger: Bool, cause: AccountingEvent.TerminateCause? = nil) {
         guard let session = subscribers[i].session, let mac = subscribers[i].mac else { return }
         history.append(SessionRecord(id: subscribers[i].id, upBytes: session.upBytes, downBytes: session.downBytes))
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
-        subscribers[i].session = nil
         emit(3, "AP-STA-DISCONNECTED \(mac)")
+        accountingStop(i, cause: cause)
+        subscribers[i].session = nil
         if linger {
             lingering[mac] = Lingering(aid: session.aid, until: realTime + Self.lingerSeconds)
         } else {

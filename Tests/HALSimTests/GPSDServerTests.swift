@@ -33,7 +33,7 @@ import Testing
         server.start()
         defer { server.stop() }
         #expect(server.port != 0)
-        let socket = try await TCPSocket.connect(host: "127.0.0.1", port: server.port, deadline: .now + .seconds(5))
+        let socket = try await TCPSocket.connect(host: "127.0.0.1", port: server.port, deadline: .now + .seconds(30))
         defer { socket.close() }
         var pending = ""
         let greeting = try await Self.lines(socket, count: 1, pending: &pending)

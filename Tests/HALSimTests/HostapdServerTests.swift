@@ -46,7 +46,7 @@ import Testing
 
         /// The next datagram, or a timeout error after five seconds.
         func receive() async throws -> String {
-            String(decoding: try await client.receive(deadline: .now + .seconds(5)), as: UTF8.self)
+            String(decoding: try await client.receive(deadline: .now + .seconds(30)), as: UTF8.self)
         }
 
         /// Sends `command` and returns the reply, collecting events that arrive before it.

@@ -11,7 +11,7 @@ final class CLIClient: Sendable {
     private let pending = Mutex<[UInt8]>([])
 
     init(port: UInt16) async throws {
-        socket = try await TCPSocket.connect(host: "127.0.0.1", port: port, deadline: .now + .seconds(5))
+        socket = try await TCPSocket.connect(host: "127.0.0.1", port: port, deadline: .now + .seconds(30))
     }
 
     deinit { socket.close() }
@@ -22,7 +22,7 @@ final class CLIClient: Sendable {
     }
 
     func send(_ command: String) async throws {
-        try await socket.send(Self.frame(Array(command.utf8)), deadline: .now + .seconds(5))
+        try await socket.send(Self.frame(Array(command.utf8)), deadline: .now + .seconds(30))
     }
 
     /// Reads exactly `count` bytes (throws at the deadline or when the server closes).
@@ -113,7 +113,7 @@ func gprsTotals(_ reply: String) -> (totals: [String: (up: UInt64, down: UInt64)
         #expect(try await c.request("version").hasPrefix("release 5.0-master+"))
         // The raw reply: a 4-byte big-endian length, then exactly that text, no NUL.
         try await c.send("foo")
-        let raw = try await c.read(4 + 18, deadline: .now + .seconds(5))
+        let raw = try await c.read(4 + 18, deadline: .now + .seconds(30))
         #expect(raw == [0, 0, 0, 18] + Array("command not found\n".utf8))
         #expect(try await c.request("version 2") == "-- print the version string.\nwrong number of arguments\n")
         #expect(try await c.request("version\n") == "command not found\n", "OpenBTS does not trim")
