@@ -63,7 +63,7 @@ public final class MeteringService: Service, @unchecked Sendable {
     public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, then: @escaping @Sendable () -> Void) {
         let now = SystemClock.monotonicNanoseconds()
         queue.async {
-            guard finalCounters == nil, self.finalCountersWait > .zero else {
+            guard finalCounters == nil, self.finalCountersWait > .zero, self.meter.hasSession(id) else {
                 self.meter.sessionEnded(id, finalCounters: finalCounters, at: now)
                 then()
                 return
@@ -94,9 +94,10 @@ public final class MeteringService: Service, @unchecked Sendable {
         queue.async { self.meter.sourceRestarted(scheme, at: now) }
     }
 
-    public func observe(_ readings: [MeterReading], scheme: SubscriberID.Scheme) {
+    /// A poll's readings; `taken` is when the poll began (monotonic ns).
+    public func observe(_ readings: [MeterReading], scheme: SubscriberID.Scheme, taken: UInt64) {
         let now = SystemClock.monotonicNanoseconds()
-        queue.async { self.meter.observe(readings, scheme: scheme, at: now) }
+        queue.async { self.meter.observe(readings, scheme: scheme, taken: taken, at: now) }
     }
 
     public func status() async -> Status {

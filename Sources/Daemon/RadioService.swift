@@ -72,10 +72,11 @@ public final class RadioService: Service {
     }
 
     private func poll() async throws {
+        let taken = SystemClock.monotonicNanoseconds()
         if needsApply.exchange(false, ordering: .relaxed) { try await apply() }
         let readings = try await radio.subscribers().map { SourceReading(id: $0.id, counters: $0.counters, connectedSeconds: $0.attachedSeconds) }
         table.observe(readings, scheme: .imsi, at: SystemClock.monotonicNanoseconds())
-        metering.observe(readings.meterReadings, scheme: .imsi)
+        metering.observe(readings.meterReadings, scheme: .imsi, taken: taken)
     }
 
     private func apply() async throws {

@@ -79,9 +79,10 @@ public final class WiFiService: Service {
     }
 
     private func poll() async throws {
+        let taken = SystemClock.monotonicNanoseconds()
         let stations = try await accessPoint.stations()
         let readings = stations.map { SourceReading(id: $0.subscriber, counters: $0.counters, connectedSeconds: $0.connectedSeconds, signalDBm: $0.signalDBm) }
         table.observe(readings, scheme: .mac, at: SystemClock.monotonicNanoseconds())
-        metering?.observe(readings.meterReadings, scheme: .mac)
+        metering?.observe(readings.meterReadings, scheme: .mac, taken: taken)
     }
 }

@@ -51,7 +51,7 @@ public final class Meter {
     private var lastFlush: UInt64
     /// The last reading of subscribers whose session closed, to recognise the same
     /// association if it shows up again (a transient absence from a poll).
-    private var lastClosed: [SubscriberID: (counters: TrafficCounters, at: UInt64)] = [:]
+    private var lastClosed: [SubscriberID: (counters: TrafficCounters, at: UInt64, closedAt: UInt64)] = [:]
     public private(set) var journalState = JournalState.ok
 
     public init(configuration: Configuration, writer: JournalWriter, recovered: RecoveredJournal, sameBoot: Bool,
@@ -91,7 +91,8 @@ public final class Meter {
     /// separately: the session stays open (and is not taken as missing from polls) until
     /// `sessionEnded` comes. A new session of the same subscriber may start meanwhile.
     public func sessionEnding(_ id: SubscriberID, at now: UInt64) {
-        guard let session = sessions.removeValue(forKey: id) else { return }
+        guard var session = sessions.removeValue(forKey: id) else { return }
+        session.endingAt = now
         if let earlier = ending.updateValue(session, forKey: id) { closing.append((earlier, "disconnected")) }
     }
 
@@ -127,11 +128,19 @@ public final class Meter {
         flush(at: now)
     }
 
-    /// One complete poll of a source: every subscriber it has now.
-    public func observe(_ readings: [MeterReading], scheme: SubscriberID.Scheme, at now: UInt64) {
+    /// Whether the meter still holds an open session of `id` (live or waiting for its end).
+    public func hasSession(_ id: SubscriberID) -> Bool { sessions[id] != nil || ending[id] != nil }
+
+    /// One complete poll of a source: every subscriber it had when the poll was `taken`
+    /// (monotonic ns; it may be processed later than events that happened after it).
+    public func observe(_ readings: [MeterReading], scheme: SubscriberID.Scheme, taken: UInt64? = nil, at now: UInt64) {
+        let taken = taken ?? now
         var listed = Set<SubscriberID>()
         for reading in readings where reading.subscriber.scheme == scheme {
             listed.insert(reading.subscriber)
+            // A poll taken before this session began, or before the last one ended, is about the old one.
+            if let current = sessions[reading.subscriber], current.openedAt > taken { continue }
+            if sessions[reading.subscriber] == nil && isStale(reading.subscriber, taken: taken) { continue }
             if var session = sessions[reading.subscriber] {
                 if session.unconfirmed && !continues(session, reading, at: now) {
                     sessions[reading.subscriber] = nil
@@ -149,7 +158,7 @@ public final class Meter {
             if let counters = reading.counters { session.read(counters, at: now) }
             sessions[reading.subscriber] = session
         }
-        for (id, var session) in sessions where id.scheme == scheme && !listed.contains(id) {
+        for (id, var session) in sessions where id.scheme == scheme && !listed.contains(id) && session.openedAt <= taken {
             session.misses += 1
             if session.unconfirmed || session.misses >= configuration.missesBeforeClose {
                 sessions[id] = nil
@@ -195,7 +204,7 @@ public final class Meter {
             logger.notice("metering journal resumed after: \(reason)")
             journalState = .ok
         }
-        for (session, _) in closing { lastClosed[session.subscriber] = (session.latest, session.latestAt) }
+        for (session, _) in closing { lastClosed[session.subscriber] = (session.latest, session.latestAt, now) }
         lastClosed = lastClosed.filter { now &- $0.value.at < Self.rememberClosed }
         closing.removeAll()
         notes.removeAll()
@@ -216,6 +225,14 @@ public final class Meter {
     public var fsyncs: Int { writer.fsyncs }
 
     // MARK: - Helpers
+
+    /// A poll taken before the subscriber's last session ended (or began to end) must not
+    /// start a new one: its bytes belong to the session already closed.
+    private func isStale(_ id: SubscriberID, taken: UInt64) -> Bool {
+        if let endingAt = ending[id]?.endingAt, taken <= endingAt { return true }
+        if let closedAt = lastClosed[id]?.closedAt, taken <= closedAt { return true }
+        return closing.contains { $0.session.subscriber == id }
+    }
 
     private func takeSessionID() -> UInt64 {
         defer { nextSession += 1 }

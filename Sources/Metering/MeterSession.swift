@@ -24,6 +24,10 @@ struct MeterSession {
     var unconfirmed: Bool
     /// Consecutive polls that did not list it.
     var misses = 0
+    /// When the meter learned of it (monotonic ns): a poll taken before then says nothing about it.
+    let openedAt: UInt64
+    /// When its end was announced, while it waits for its final counters.
+    var endingAt: UInt64?
 
     init(subscriber: SubscriberID, id: UInt64, baseline: TrafficCounters, at now: UInt64, upTotal: UInt64 = 0,
          downTotal: UInt64 = 0, openIsDurable: Bool = false, unconfirmed: Bool = false) {
@@ -37,6 +41,7 @@ struct MeterSession {
         latestAt = now
         self.openIsDurable = openIsDurable
         self.unconfirmed = unconfirmed
+        openedAt = now
     }
 
     /// Takes a new reading of the same session.

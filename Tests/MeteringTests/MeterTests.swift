@@ -54,6 +54,23 @@ struct MeterTests {
         #expect(try JournalVerifier.verify(directory: dir.path).isIntact)
     }
 
+    @Test func aPollTakenBeforeTheStopArrivedIsNotCountedAgain() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
+        let a = mac(1)
+        meter.sessionStarted(a, at: 0)
+        meter.observe([reading(a, counters(100, 100))], scheme: .mac, taken: second, at: second)
+        // The Stop comes first; a poll that was under way before it lands after it.
+        meter.sessionEnded(a, finalCounters: TrafficCounters(upBytes: 500, downBytes: 700, width: .bits64), at: 3 * second)
+        meter.observe([reading(a, counters(450, 650))], scheme: .mac, taken: 2 * second, at: 4 * second)
+        // The station comes back; another stale poll must not feed the new session.
+        meter.sessionStarted(a, at: 5 * second)
+        meter.observe([reading(a, counters(450, 650))], scheme: .mac, taken: 4 * second, at: 6 * second)
+        meter.observe([reading(a, counters(20, 30))], scheme: .mac, taken: 7 * second, at: 7 * second)
+        meter.flush(at: 8 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (520, 730))
+    }
+
     @Test func aCrashLosesNothingOfAConnectedSubscriber() throws {
         let dir = TemporaryDirectory()
         let a = mac(1), b = mac(2)
