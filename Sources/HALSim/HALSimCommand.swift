@@ -58,7 +58,7 @@ public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// `hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64] [--accounting yes|no]`
+/// `hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64] [--accounting yes|no] [--paused yes|no]`
 public struct SimulatorOptions: Sendable, Equatable {
     /// Absolute path of the simulated board's root directory.
     public var root: String
@@ -72,10 +72,12 @@ public struct SimulatorOptions: Sendable, Equatable {
     public var counterWidth: CounterWidth = .bits32
     /// Whether the emulated hostapd sends RADIUS accounting to qlinkd (`--accounting yes|no`).
     public var accounting = true
+    /// Start with the world frozen (`--paused yes`), so a meter can be in place before the first byte moves.
+    public var paused = false
 
     public static let usage = """
         usage: hal-sim --root DIR [--scenario NAME|FILE] [--seed N] [--speed X] [--subscribers N] [--ues N] [--counter-bits 32|64]
-                       [--accounting yes|no]
+                       [--accounting yes|no] [--paused yes|no]
                hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG...]
         scenarios: \(BuiltinScenarios.names.joined(separator: ", ")) (default \(BuiltinScenarios.defaultName)), or a file
         events: hostapd-restart [SECONDS], counter-reset [ID], wrap32 [ID] [SECONDS], radio-restart [SECONDS],
@@ -112,6 +114,12 @@ public struct SimulatorOptions: Sendable, Equatable {
             case "--counter-bits":
                 guard let bits = Int(value), let width = CounterWidth(rawValue: bits) else { throw UsageError("--counter-bits must be 32 or 64, got '\(value)'") }
                 options.counterWidth = width
+            case "--paused":
+                switch value {
+                case "yes": options.paused = true
+                case "no": options.paused = false
+                default: throw UsageError("--paused must be yes or no, got '\(value)'")
+                }
             case "--accounting":
                 switch value {
                 case "yes": options.accounting = true

@@ -121,6 +121,7 @@ public struct Simulator: Sendable {
         let configuration = WorldConfiguration(scenario: scenario, seed: options.seed, speed: options.speed,
                                                subscribers: options.subscribers, ues: options.ues, counterWidth: options.counterWidth)
         let world = World(configuration: configuration) { [self] in loadPSK() }
+        if options.paused { world.pause() }
         let logger = self.logger
         world.setNoticeSink { notices in
             for notice in notices {

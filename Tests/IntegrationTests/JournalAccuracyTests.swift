@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// The metering journal against hal-sim's ground truth (issue: every subscriber's bytes,
+/// exactly, durably and verifiably). Runs with fixed seeds.
+@Suite(.serialized) struct JournalAccuracyTests {
+    static let churnFaults = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Scenarios/churn-faults.conf").path
+
+    typealias Usage = [String: (up: UInt64, down: UInt64)]
+
+    func truth(_ h: Harness) async throws -> Usage {
+        let result = try await h.simctl(["truth", "--json"])
+        return try rows(h, result.stdout, id: "id")
+    }
+
+    func journal(_ h: Harness) async throws -> Usage {
+        let result = try await h.qlinkctl(["meter", "summary", "--json"])
+        #expect(result.status == 0, "meter summary: \(result.stderr)")
+        return try rows(h, result.stdout, id: "subscriber")
+    }
+
+    func rows(_ h: Harness, _ text: String, id key: String) throws -> Usage {
+        var usage: Usage = [:]
+        for row in (try h.json(text) as? [[String: Any]]) ?? [] {
+            guard let id = row[key] as? String, let up = (row["up_bytes"] as? NSNumber)?.uint64Value,
+                  let down = (row["down_bytes"] as? NSNumber)?.uint64Value else { throw HarnessError("bad row \(row)") }
+            usage[id] = (up, down)
+        }
+        return usage
+    }
+
+    func verify(_ h: Harness) async throws -> String {
+        let result = try await h.qlinkctl(["meter", "verify", "--json"])
+        #expect(result.status == 0, "meter verify: \(result.stdout) \(result.stderr)")
+        return result.stdout
+    }
+
+    /// Starts the world frozen, with qlinkd in place before the first byte moves.
+    func start(_ h: Harness, scenario: String, seed: Int) async throws -> Process {
+        try await h.startSimulator(["--scenario", scenario, "--seed", "\(seed)", "--speed", "20", "--paused", "yes"])
+        let daemon = try await h.startDaemon()
+        try await h.waitFor("wifi and radio up") {
+            let status = (try? h.json(try await h.qlinkctl(["status", "--json"]).stdout) as? [String: Any]) ?? [:]
+            return status["wifi"] as? String == "up" && status["radio"] as? String == "up"
+        }
+        try await Task.sleep(for: .seconds(3))  // a few polls: every session already there is known
+        #expect(try await h.simctl(["inject", "resume"]).status == 0)
+        return daemon
+    }
+
+    /// Freezes the world, lets the last polls and final counters land, stops qlinkd cleanly.
+    func finish(_ h: Harness, _ daemon: Process) async throws {
+        #expect(try await h.simctl(["inject", "pause"]).status == 0)
+        try await Task.sleep(for: .seconds(5))
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+    }
+
+    @Test(arguments: [("busy-day", 11), ("churn", 12)])
+    func withoutCrashesTheJournalEqualsTheTruthByteForByte(scenario: String, seed: Int) async throws {
+        let h = try Harness("exact-\(scenario)")
+        let daemon = try await start(h, scenario: scenario, seed: seed)
+        try await Task.sleep(for: .seconds(40))
+        try await finish(h, daemon)
+        let real = try await truth(h)
+        let metered = try await journal(h)
+        #expect(real.count > 5, "too few subscribers to mean anything")
+        for (id, bytes) in real {
+            let seen = metered[id]
+            #expect(seen?.up == bytes.up && seen?.down == bytes.down, "\(scenario): \(id) journal \(String(describing: seen)) truth \(bytes)")
+        }
+        #expect(Set(metered.keys).isSubset(of: Set(real.keys)), "the journal names subscribers that never existed")
+        _ = try await verify(h)
+    }
+
+    @Test func killedAtRandomTheJournalLosesOnlyWhatLeftWhileItWasDown() async throws {
+        let h = try Harness("kill9")
+        var daemon = try await start(h, scenario: Self.churnFaults, seed: 21)
+        var random = SystemRandomNumberGenerator()
+        var suspects = Set<String>()
+        for round in 0..<6 {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 2000...6000, using: &random)))
+            let before = try await truth(h)
+            kill(daemon.processIdentifier, SIGKILL)
+            daemon.waitUntilExit()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...2500, using: &random)))
+            daemon = try await h.startDaemon(log: "qlinkd-\(round + 1)")
+            // Anyone whose truth moved while qlinkd was down may have left meanwhile.
+            let after = try await truth(h)
+            for (id, bytes) in after where before[id].map({ $0.up != bytes.up || $0.down != bytes.down }) ?? true { suspects.insert(id) }
+        }
+        try await Task.sleep(for: .seconds(4))
+        try await finish(h, daemon)
+        let real = try await truth(h)
+        let metered = try await journal(h)
+        let report = try await verify(h)
+        var lost: [String] = []
+        for (id, bytes) in real {
+            let seen = metered[id] ?? (0, 0)
+            #expect(seen.up <= bytes.up && seen.down <= bytes.down, "\(id) counted twice: journal \(seen) truth \(bytes)")
+            if seen.up < bytes.up || seen.down < bytes.down {
+                lost.append("\(id): \(bytes.up - min(seen.up, bytes.up)) up, \(bytes.down - min(seen.down, bytes.down)) down")
+                #expect(suspects.contains(id), "\(id) lost bytes but moved nothing while qlinkd was down")
+            }
+        }
+        print("kill -9 x6: \(real.count) subscribers; lost bytes (left while qlinkd was down): \(lost.isEmpty ? "none" : lost.joined(separator: "; "))")
+        #expect(report.contains("\"intact\":true") || report.contains("intact"), "verify: \(report)")
+    }
+}
