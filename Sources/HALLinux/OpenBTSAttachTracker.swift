@@ -43,6 +43,9 @@ struct OpenBTSAttachTracker: Sendable {
     /// Refused subscribers still listed, with the reason they were given.
     private(set) var refused: [String: String] = [:]
     private var admissions: UInt64 = 0
+    /// False until the first reading: the subscribers found then were attached before we
+    /// looked (the daemon started mid-session), so they are adopted, not announced as new.
+    private var primed = false
 
     init(width: CounterWidth) { self.width = width }
 
@@ -65,11 +68,13 @@ struct OpenBTSAttachTracker: Sendable {
         }
         var outcome = Outcome()
 
+        // Read every session's records first: a record still listed after its subscriber
+        // left carries the last bytes it moved.
+        for imsi in Array(sessions.keys) { update(&sessions[imsi]!, with: byIMSI[imsi] ?? []) }
         for imsi in sessions.keys.sorted() where !registered.contains(imsi) {
             end(imsi, &outcome)
         }
         refused = refused.filter { registered.contains($0.key) }
-        for imsi in Array(sessions.keys) { update(&sessions[imsi]!, with: byIMSI[imsi] ?? []) }
 
         for imsi in registered.sorted() where blocked.contains(imsi) {
             end(imsi, &outcome)
@@ -104,7 +109,8 @@ struct OpenBTSAttachTracker: Sendable {
             sessions[imsi] = session
             attached.append(.subscriberAttached(id))
         }
-        outcome.events += attached
+        if primed { outcome.events += attached }
+        primed = true
         outcome.subscribers = subscribers
         return outcome
     }
@@ -115,6 +121,7 @@ struct OpenBTSAttachTracker: Sendable {
         var outcome = Outcome()
         for imsi in sessions.keys.sorted() { end(imsi, &outcome) }
         refused = [:]
+        primed = true
         return outcome.events
     }
 
