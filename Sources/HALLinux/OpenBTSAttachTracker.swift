@@ -43,9 +43,6 @@ struct OpenBTSAttachTracker: Sendable {
     /// Refused subscribers still listed, with the reason they were given.
     private(set) var refused: [String: String] = [:]
     private var admissions: UInt64 = 0
-    /// False until the first reading: the subscribers found then were attached before we
-    /// looked (the daemon started mid-session), so they are adopted, not announced as new.
-    private var primed = false
 
     init(width: CounterWidth) { self.width = width }
 
@@ -109,8 +106,7 @@ struct OpenBTSAttachTracker: Sendable {
             sessions[imsi] = session
             attached.append(.subscriberAttached(id))
         }
-        if primed { outcome.events += attached }
-        primed = true
+        outcome.events += attached
         outcome.subscribers = subscribers
         return outcome
     }
@@ -121,7 +117,6 @@ struct OpenBTSAttachTracker: Sendable {
         var outcome = Outcome()
         for imsi in sessions.keys.sorted() { end(imsi, &outcome) }
         refused = [:]
-        primed = true
         return outcome.events
     }
 

@@ -82,7 +82,12 @@ public final class Meter {
     // MARK: - Events
 
     /// A subscriber associated (or reassociated): a new session starts, counters from zero.
+    ///
+    /// A session recovered from the journal and not yet seen again is not closed by this: a
+    /// backend announces what it finds when it (re)connects, and the next poll decides,
+    /// from the association time and the counters, whether it is the same session.
     public func sessionStarted(_ id: SubscriberID, at now: UInt64) {
+        if sessions[id]?.unconfirmed == true { return }
         if let old = sessions.removeValue(forKey: id) { closing.append((old, "reassociated")) }
         sessions[id] = MeterSession(subscriber: id, id: takeSessionID(), baseline: .zero(width: width(id)), at: now)
     }

@@ -82,6 +82,9 @@ struct MeterTests {
         }
         let (meter, recovered) = try openMeter(dir.path, flush: .seconds(5), now: 20 * second)
         #expect(recovered.openSessions.count == 2)
+        // A backend announces both on reconnecting; that alone must not restart them from zero.
+        meter.sessionStarted(a, at: 21 * second)
+        meter.sessionStarted(b, at: 21 * second)
         // a is still there (associated 25 s ago); b reassociated while the daemon was down.
         meter.observe([reading(a, counters(4000, 8000), connected: 25), reading(b, counters(7, 7), connected: 3)], scheme: .mac, at: 25 * second)
         meter.flush(at: 25 * second)
