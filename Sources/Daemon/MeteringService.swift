@@ -81,10 +81,10 @@ public final class MeteringService: Service, @unchecked Sendable {
     }
 
     /// The source's final counters of a session (they may come before or after its disconnect).
-    public func finalCounters(_ id: SubscriberID, _ counters: TrafficCounters) {
+    public func finalCounters(_ id: SubscriberID, _ counters: TrafficCounters, sessionSeconds: UInt64?) {
         let now = SystemClock.monotonicNanoseconds()
         queue.async {
-            self.meter.sessionEnded(id, finalCounters: counters, at: now)
+            self.meter.sessionEnded(id, finalCounters: counters, sessionSeconds: sessionSeconds, at: now)
             self.waitingForFinal.removeValue(forKey: id)?.forEach { $0() }
         }
     }

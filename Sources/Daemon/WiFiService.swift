@@ -68,8 +68,8 @@ public final class WiFiService: Service {
             logger.notice("\(device) restored")
         case .accessPointEnabled, .accessPointDisabled:
             logger.notice("\(accessPoint.name): \(event.name)")
-        case .finalCounters(let id, let counters):
-            metering?.finalCounters(id, counters)
+        case .finalCounters(let id, let counters, let seconds):
+            metering?.finalCounters(id, counters, sessionSeconds: seconds)
             logger.debug("\(id) final counters: up \(counters.upBytes), down \(counters.downBytes)")
             return
         case .subscriberAttached, .subscriberDetached, .attachRefused, .board:

@@ -5,7 +5,9 @@ public enum HALEvent: Hashable, Sendable {
     case stationDisconnected(SubscriberID, finalCounters: TrafficCounters?)
     /// The source's final counters of a session that ended (e.g. hostapd's RADIUS
     /// Accounting-Stop), which may come just before or after the disconnect event.
-    case finalCounters(SubscriberID, TrafficCounters)
+    /// `sessionSeconds` is how long that session lasted, when the source says (it tells a
+    /// late or repeated report from one about the current session).
+    case finalCounters(SubscriberID, TrafficCounters, sessionSeconds: UInt64?)
     /// Something the board reported (thermal, GPS, the front end).
     case board(BoardEvent)
     /// A cellular subscriber attached to the cell.
@@ -43,7 +45,7 @@ public enum HALEvent: Hashable, Sendable {
     /// The subscriber the event is about, if any.
     public var subscriber: SubscriberID? {
         switch self {
-        case .stationConnected(let id), .stationDisconnected(let id, _), .finalCounters(let id, _),
+        case .stationConnected(let id), .stationDisconnected(let id, _), .finalCounters(let id, _, _),
              .subscriberAttached(let id), .subscriberDetached(let id, _), .attachRefused(let id, _): id
         default: nil
         }

@@ -66,7 +66,7 @@ public final class RADIUSAccountingServer: Sendable {
                 logger.debug("Accounting-Stop for \(mac) without counters (the driver reports none)")
                 return
             }
-            events(.finalCounters(.mac(mac), counters))
+            events(.finalCounters(.mac(mac), counters, sessionSeconds: packet.integer(.sessionTime).map(UInt64.init)))
         case .start, .interimUpdate, .accountingOn, .accountingOff:
             logger.debug("radius accounting \(status) from \(sender)")
         }

@@ -89,7 +89,9 @@ public final class Meter {
     public func sessionStarted(_ id: SubscriberID, at now: UInt64) {
         if sessions[id]?.unconfirmed == true { return }
         if let old = sessions.removeValue(forKey: id) { closing.append((old, "reassociated")) }
-        sessions[id] = MeterSession(subscriber: id, id: takeSessionID(), baseline: .zero(width: width(id)), at: now)
+        var session = MeterSession(subscriber: id, id: takeSessionID(), baseline: .zero(width: width(id)), at: now)
+        session.associatedAt = now
+        sessions[id] = session
     }
 
     /// A subscriber's disconnect was announced, and its source will send the final counters
@@ -104,7 +106,16 @@ public final class Meter {
     /// A subscriber left. With `finalCounters` every byte to the end counts; without, the
     /// last poll's reading is the last word. The close is durable when this returns
     /// (unless the journal is stopped: then it is kept and retried).
-    public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, at now: UInt64) {
+    ///
+    /// `sessionSeconds` (how long the session the final counters are about lasted) keeps a
+    /// late or repeated report (a RADIUS retransmission reaching a restarted daemon) from
+    /// ending a later session of the same subscriber.
+    public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, sessionSeconds: UInt64? = nil, at now: UInt64) {
+        if let seconds = sessionSeconds, let candidate = ending[id] ?? sessions[id], let associated = candidate.associatedAt,
+           associated > (now &- min(now, seconds * 1_000_000_000)) + Self.connectedTimeSlack * 2 {
+            logger.notice("\(id): final counters of an earlier session (\(seconds) s long) ignored; session \(candidate.id) began later")
+            return
+        }
         guard var session = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id) else { return }
         if let finalCounters {
             // The final word may be wider than the polls (RADIUS adds gigawords): read it in the session's width.
@@ -154,12 +165,14 @@ public final class Meter {
                 } else {
                     session.unconfirmed = false
                     session.misses = 0
+                    if let seconds = reading.connectedSeconds { session.noteAssociation(now &- min(now, seconds * 1_000_000_000)) }
                     if let counters = reading.counters { session.read(counters, at: now) }
                     sessions[reading.subscriber] = session
                     continue
                 }
             }
             var session = MeterSession(subscriber: reading.subscriber, id: takeSessionID(), baseline: baseline(for: reading, at: now), at: now)
+            if let seconds = reading.connectedSeconds { session.noteAssociation(now &- min(now, seconds * 1_000_000_000)) }
             if let counters = reading.counters { session.read(counters, at: now) }
             sessions[reading.subscriber] = session
         }

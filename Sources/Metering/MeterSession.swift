@@ -28,6 +28,9 @@ struct MeterSession {
     let openedAt: UInt64
     /// When its end was announced, while it waits for its final counters.
     var endingAt: UInt64?
+    /// When the subscriber associated, as best known (monotonic ns): the event's time, or
+    /// what a reading's connected time says.
+    var associatedAt: UInt64?
 
     init(subscriber: SubscriberID, id: UInt64, baseline: TrafficCounters, at now: UInt64, upTotal: UInt64 = 0,
          downTotal: UInt64 = 0, openIsDurable: Bool = false, unconfirmed: Bool = false) {
@@ -42,6 +45,11 @@ struct MeterSession {
         self.openIsDurable = openIsDurable
         self.unconfirmed = unconfirmed
         openedAt = now
+    }
+
+    /// Keeps the earliest association time seen (connected times only round down).
+    mutating func noteAssociation(_ at: UInt64) {
+        associatedAt = min(associatedAt ?? at, at)
     }
 
     /// Takes a new reading of the same session.
