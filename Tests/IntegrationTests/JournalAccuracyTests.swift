@@ -67,29 +67,49 @@ import Testing
         let real = try await truth(h)
         let metered = try await journal(h)
         #expect(real.count > 5, "too few subscribers to mean anything")
+        var lteShort: [String] = []
         for (id, bytes) in real {
-            let seen = metered[id]
-            #expect(seen?.up == bytes.up && seen?.down == bytes.down, "\(scenario): \(id) journal \(String(describing: seen)) truth \(bytes)")
+            let seen = metered[id] ?? (0, 0)
+            if id.hasPrefix("mac:") {
+                // hostapd's Accounting-Stop gives every session's final counters: exact.
+                #expect(seen.up == bytes.up && seen.down == bytes.down, "\(scenario): \(id) journal \(seen) truth \(bytes)")
+            } else {
+                // OpenBTS gives no final counters: a UE's bytes after the last poll before it
+                // detaches are not known to anyone. Never more than the truth, though.
+                #expect(seen.up <= bytes.up && seen.down <= bytes.down, "\(scenario): \(id) counted twice: journal \(seen) truth \(bytes)")
+                if seen.down < bytes.down { lteShort.append("\(id) -\(bytes.down - seen.down) down") }
+            }
         }
+        print("\(scenario): \(real.count) subscribers; Wi-Fi exact; LTE short at detach: \(lteShort.isEmpty ? "none" : lteShort.joined(separator: ", "))")
         #expect(Set(metered.keys).isSubset(of: Set(real.keys)), "the journal names subscribers that never existed")
         _ = try await verify(h)
     }
 
     @Test func killedAtRandomTheJournalLosesOnlyWhatLeftWhileItWasDown() async throws {
         let h = try Harness("kill9")
+        // Readings are durable within 2 s (a disconnect at once), so "since the last durable
+        // reading" is a window the test can bound with its own snapshots of the truth.
+        try FileManager.default.createDirectory(atPath: h.config + ".d", withIntermediateDirectories: true)
+        try "[metering]\nflush_interval = 2s\n".write(toFile: h.config + ".d/50-test.conf", atomically: true, encoding: .utf8)
         var daemon = try await start(h, scenario: Self.churnFaults, seed: 21)
         var random = SystemRandomNumberGenerator()
-        var suspects = Set<String>()
+        // Per subscriber, the most it may lose: its traffic from a snapshot taken well before
+        // each kill (older than the last durable reading) to just after the restart.
+        var allowance: [String: (up: UInt64, down: UInt64)] = [:]
         for round in 0..<6 {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 2000...6000, using: &random)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 1000...4000, using: &random)))
             let before = try await truth(h)
+            try await Task.sleep(for: .milliseconds(3500))
             kill(daemon.processIdentifier, SIGKILL)
             daemon.waitUntilExit()
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...2500, using: &random)))
             daemon = try await h.startDaemon(log: "qlinkd-\(round + 1)")
-            // Anyone whose truth moved while qlinkd was down may have left meanwhile.
             let after = try await truth(h)
-            for (id, bytes) in after where before[id].map({ $0.up != bytes.up || $0.down != bytes.down }) ?? true { suspects.insert(id) }
+            for (id, bytes) in after {
+                let was = before[id] ?? (0, 0)
+                allowance[id, default: (0, 0)].up += bytes.up - was.up
+                allowance[id, default: (0, 0)].down += bytes.down - was.down
+            }
         }
         try await Task.sleep(for: .seconds(4))
         try await finish(h, daemon)
@@ -99,7 +119,10 @@ import Testing
         var lost: [String] = []
         for (id, bytes) in real {
             let seen = metered[id] ?? (0, 0)
-            #expect(seen.up <= bytes.up && seen.down <= bytes.down, "\(id) counted twice: journal \(seen) truth \(bytes)")
+            if seen.up > bytes.up || seen.down > bytes.down {
+                let records = try await h.qlinkctl(["meter", "show", "--subscriber", id])
+                Issue.record("\(id) counted twice: journal \(seen) truth \(bytes)\n\(records.stdout)")
+            }
             if seen.up < bytes.up || seen.down < bytes.down {
                 lost.append("\(id): \(bytes.up - min(seen.up, bytes.up)) up, \(bytes.down - min(seen.down, bytes.down)) down")
                 #expect(suspects.contains(id), "\(id) lost bytes but moved nothing while qlinkd was down")
