@@ -180,7 +180,7 @@ struct OpenBTSBackendTests {
 
     @Test func callsFailAtOnceBeforeOpenBTSIsReached() async throws {
         let rig = try Rig(startFake: false)
-        #expect(await rig.log.wait(for: 2) { _ in rig.logs.contains("cannot connect") })
+        #expect(await rig.log.wait(for: 30) { _ in rig.logs.contains("cannot connect") })
         #expect(rig.backend.state == .down)
         let started = ContinuousClock.now
         await #expect(throws: HALError.self) { try await rig.backend.subscribers() }

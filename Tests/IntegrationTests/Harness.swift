@@ -27,7 +27,8 @@ final class Harness: @unchecked Sendable {
     deinit {
         for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         for process in processes { process.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: root)
+        // QLINK_KEEP_TEST_DIRS=1 keeps every run's files (logs, journal) for a post-mortem.
+        if ProcessInfo.processInfo.environment["QLINK_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: root) }
     }
 
     var config: String { "\(root)/qlinkd.conf" }
