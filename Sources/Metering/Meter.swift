@@ -37,6 +37,10 @@ public final class Meter {
     /// `connected_time` counts whole seconds, so an association time derived from it is late
     /// by up to a second.
     static let connectedTimeSlack: UInt64 = 1_000_000_000
+    /// How long after start a source may still be repeating reports sent before it (RADIUS
+    /// retransmits for about 10 s).
+    static let startupGrace: UInt64 = 20 * 1_000_000_000
+    private let startedAt: UInt64
 
     private let configuration: Configuration
     private let writer: JournalWriter
@@ -62,6 +66,7 @@ public final class Meter {
         self.clockTrusted = clockTrusted
         nextSession = recovered.nextSession
         lastFlush = now
+        startedAt = now
         notes = recovered.notes
         for open in recovered.openSessions {
             guard let id = SubscriberID(open.subscriber) else { continue }
@@ -116,7 +121,8 @@ public final class Meter {
             logger.notice("\(id): final counters of an earlier session (\(seconds) s long) ignored; session \(candidate.id) began later")
             return
         }
-        guard var session = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id) else { return }
+        guard var session = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id)
+                ?? unseenSession(id, finalCounters: finalCounters, sessionSeconds: sessionSeconds, at: now) else { return }
         if let finalCounters {
             // The final word may be wider than the polls (RADIUS adds gigawords): read it in the session's width.
             // Packet counts of 0 mean "not reported": keep the last poll's, which say nothing either way.
@@ -243,6 +249,26 @@ public final class Meter {
     public var fsyncs: Int { writer.fsyncs }
 
     // MARK: - Helpers
+
+    /// A whole session the meter never saw (it began and ended while the source's events
+    /// were out of reach, e.g. just after a hostapd restart), known only from its final
+    /// counters: those are its totals since association, so it is journaled from zero.
+    /// Not in the first `startupGrace` after start (a report then may repeat one journaled
+    /// before the restart), nor if it overlaps a session already closed.
+    private func unseenSession(_ id: SubscriberID, finalCounters: TrafficCounters?, sessionSeconds: UInt64?, at now: UInt64) -> MeterSession? {
+        guard let finalCounters, let seconds = sessionSeconds else { return nil }
+        let associated = now &- min(now, seconds * 1_000_000_000)
+        guard now &- startedAt > Self.startupGrace else {
+            logger.notice("\(id): final counters of a session not seen, so soon after start that they may repeat one already journaled; not counted")
+            return nil
+        }
+        if let closedAt = lastClosed[id]?.closedAt, closedAt + Self.connectedTimeSlack >= associated { return nil }
+        logger.notice("\(id): a whole session (\(seconds) s) known only from its final counters; journaled from them")
+        // Counted from zero in the report's own width: its gigawords are real wraps.
+        var session = MeterSession(subscriber: id, id: takeSessionID(), baseline: .zero(width: finalCounters.width), at: now)
+        session.associatedAt = associated
+        return session
+    }
 
     /// A poll taken before the subscriber's last session ended (or began to end) must not
     /// start a new one: its bytes belong to the session already closed.

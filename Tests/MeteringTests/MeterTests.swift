@@ -71,6 +71,21 @@ struct MeterTests {
         #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (520, 730))
     }
 
+    @Test func aSessionSeenOnlyInItsFinalCountersIsJournaledWhole() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
+        let a = mac(1), b = mac(2)
+        // Right after start a lone Stop may repeat one journaled before a crash: not counted.
+        meter.sessionEnded(b, finalCounters: TrafficCounters(upBytes: 5, downBytes: 5, width: .bits64), sessionSeconds: 4, at: 5 * second)
+        // Later, a session that came and went unseen is counted from its final counters.
+        meter.sessionEnded(a, finalCounters: TrafficCounters(upBytes: (1 << 32) + 7, downBytes: 900, width: .bits64), sessionSeconds: 10, at: 60 * second)
+        // Its retransmission is not counted again.
+        meter.sessionEnded(a, finalCounters: TrafficCounters(upBytes: (1 << 32) + 7, downBytes: 900, width: .bits64), sessionSeconds: 13, at: 63 * second)
+        let totals = try journalTotals(dir.path)
+        #expect(totals["mac:02:00:00:00:00:02"] == nil)
+        #expect(totals["mac:02:00:00:00:00:01"]! == ((1 << 32) + 7, 900), "the whole session, gigawords included")
+    }
+
     @Test func aCrashLosesNothingOfAConnectedSubscriber() throws {
         let dir = TemporaryDirectory()
         let a = mac(1), b = mac(2)
