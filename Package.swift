@@ -39,13 +39,13 @@ let package = Package(
         module("Metering", ["HAL", "Posix", "Crypto", "Logging"]),
         module("HALLinux", ["HAL", "Posix", "Logging", "Crypto", "CWPACtrl", "CLibUSB"]),
         module("HALSim", ["HAL", "Posix", "Logging", "Crypto"]),
-        module("Daemon", ["Posix", "Logging", "HAL", "HALLinux", "Crypto", "Control", "Metering"]),
+        module("Daemon", ["Posix", "Logging", "HAL", "HALLinux", "Crypto", "Control", "Metering", "Ledger", "Consensus", "ChainStore"]),
         module("OperatorCLI", ["Posix", "Control", "Daemon", "Metering", "Crypto"]),
 
         .executableTarget(name: "qlinkd", dependencies: ["Daemon"]),
         .executableTarget(name: "qlinkctl", dependencies: ["OperatorCLI"]),
         .executableTarget(name: "hal-sim", dependencies: ["HALSim"], path: "hal-sim", exclude: ["scenarios", "README.md"]),
-        .executableTarget(name: "qlink-bench", dependencies: ["Posix", "Ledger", "Metering"]),
+        .executableTarget(name: "qlink-bench", dependencies: ["Posix", "Ledger", "Metering", "ChainStore"]),
 
         .testTarget(name: "PosixTests", dependencies: ["Posix"]),
         .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
@@ -58,9 +58,9 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "HALLinuxTests", dependencies: ["HALLinux", "HALSim", "Posix"]),
         .testTarget(name: "HALSimTests", dependencies: ["HALSim", "Posix"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Posix"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Posix", "Ledger", "Crypto", "Consensus", "ChainStore"]),
         .testTarget(name: "OperatorCLITests", dependencies: ["OperatorCLI", "Control", "Posix"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["qlinkd", "qlinkctl", "hal-sim"], exclude: ["Scenarios"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["qlinkd", "qlinkctl", "hal-sim", "Ledger", "Crypto"], exclude: ["Scenarios"]),
         .testTarget(name: "PeerTests", dependencies: ["HALLinux", "Posix", "hal-sim"]),
     ],
     swiftLanguageModes: [.v6]

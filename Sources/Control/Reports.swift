@@ -259,3 +259,149 @@ public struct BoardReport: Codable, Sendable, Equatable {
         case frontEnd = "front_end"
     }
 }
+
+/// `chain-status`: the chain node at a glance.
+public struct ChainStatusReport: Codable, Sendable, Equatable {
+    /// The fork-choice head's height (0: the genesis).
+    public var height: UInt64
+    /// The last final block's height.
+    public var finalHeight: UInt64
+    /// The head block's id (64 hex digits; zeros for the genesis).
+    public var head: String
+    /// The producers of the head's round, in slot order (64 hex digits each).
+    public var producers: [String]
+    /// Peers connected (no peer-to-peer network yet: 0).
+    public var peers: Int
+    /// True while the node replays its stored blocks after a start.
+    public var syncing: Bool
+
+    public init(height: UInt64, finalHeight: UInt64, head: String, producers: [String], peers: Int, syncing: Bool) {
+        self.height = height
+        self.finalHeight = finalHeight
+        self.head = head
+        self.producers = producers
+        self.peers = peers
+        self.syncing = syncing
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case height, head, producers, peers, syncing
+        case finalHeight = "final_height"
+    }
+}
+
+/// `chain-block`: one block's header and its transaction ids.
+public struct ChainBlockReport: Codable, Sendable, Equatable {
+    public var height: UInt64
+    public var id: String
+    public var parent: String
+    /// Unix time, milliseconds.
+    public var timestampMs: UInt64
+    public var slot: UInt64
+    public var producer: String
+    public var transactionsRoot: String
+    public var stateRoot: String
+    /// The block its quorum certificate (`justify`) certifies, if it carries one.
+    public var justifyHeight: UInt64?
+    public var justifyBlock: String?
+    /// Whether the block is final.
+    public var final: Bool
+    /// Bytes of the block's encoding.
+    public var size: Int
+    /// Transaction ids, in block order.
+    public var transactions: [String]
+
+    public init(height: UInt64, id: String, parent: String, timestampMs: UInt64, slot: UInt64, producer: String,
+                transactionsRoot: String, stateRoot: String, justifyHeight: UInt64?, justifyBlock: String?,
+                final: Bool, size: Int, transactions: [String]) {
+        self.height = height
+        self.id = id
+        self.parent = parent
+        self.timestampMs = timestampMs
+        self.slot = slot
+        self.producer = producer
+        self.transactionsRoot = transactionsRoot
+        self.stateRoot = stateRoot
+        self.justifyHeight = justifyHeight
+        self.justifyBlock = justifyBlock
+        self.final = final
+        self.size = size
+        self.transactions = transactions
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case height, id, parent, slot, producer, final, size, transactions
+        case timestampMs = "timestamp_ms"
+        case transactionsRoot = "transactions_root"
+        case stateRoot = "state_root"
+        case justifyHeight = "justify_height"
+        case justifyBlock = "justify_block"
+    }
+}
+
+/// `chain-account`: an account at the head.
+public struct ChainAccountReport: Codable, Sendable, Equatable {
+    public var address: String
+    /// QLC with all 8 decimals (`"1.50000000"`).
+    public var balance: String
+    /// The balance in base units (10^8 a QLC).
+    public var balanceUnits: UInt64
+    /// The nonce of its last transaction (0: none yet); the next one carries nonce + 1.
+    public var nonce: UInt64
+    /// The producers it votes for.
+    public var votes: [String]
+    /// The head height the account was read at.
+    public var height: UInt64
+
+    public init(address: String, balance: String, balanceUnits: UInt64, nonce: UInt64, votes: [String], height: UInt64) {
+        self.address = address
+        self.balance = balance
+        self.balanceUnits = balanceUnits
+        self.nonce = nonce
+        self.votes = votes
+        self.height = height
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, balance, nonce, votes, height
+        case balanceUnits = "balance_units"
+    }
+}
+
+/// `chain-tx-submit`: a transaction the mempool accepted.
+public struct ChainSubmitReport: Codable, Sendable, Equatable {
+    /// The transaction id (64 hex digits).
+    public var id: String
+    public var sender: String
+    public var nonce: UInt64
+    /// `transfer`, `vote`, `registerProducer`, ...
+    public var payload: String
+
+    public init(id: String, sender: String, nonce: UInt64, payload: String) {
+        self.id = id
+        self.sender = sender
+        self.nonce = nonce
+        self.payload = payload
+    }
+}
+
+/// `chain-keys`: the station's identity on the chain.
+public struct ChainKeysReport: Codable, Sendable, Equatable {
+    /// The station's account and producer signing key (64 hex digits).
+    public var address: String
+    /// The chain's id (64 hex digits) and name, from its genesis.
+    public var chainID: String
+    public var chainName: String
+
+    public init(address: String, chainID: String, chainName: String) {
+        self.address = address
+        self.chainID = chainID
+        self.chainName = chainName
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address
+        case chainID = "chain_id"
+        case chainName = "chain_name"
+    }
+}

@@ -47,6 +47,14 @@ struct DaemonWiring {
             handlers["radio"] = { _ in ControlReplies.failure("the radio is disabled ([radio] enabled = no)") }
         }
 
+        if initial.chain.enabled {
+            let chain = try ChainService(settings: initial, key: key, logger: logger.child("chain"))
+            services.append(chain)
+            heartbeats.append(chain.healthBeat())
+            handlers.merge(chain.handlers) { $1 }
+            statusContributors.append { report in chain.contribute(to: &report) }
+        }
+
         let board = makeBoard(initial, health: HealthCheck(heartbeats), bus: bus)
         services.append(board)
         handlers["board"] = { _ in ControlReplies.success(board.boardReport()) }

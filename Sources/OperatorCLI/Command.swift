@@ -48,7 +48,7 @@ public struct Command: Sendable {
     }
 
     /// Every command, in the order `--help` lists them.
-    public static let all: [Command] = [status, subscribers, events, top, radio, board, ping, reload, meter, help]
+    public static let all: [Command] = [status, subscribers, events, top, radio, board, chain, ping, reload, meter, help]
 
     /// A command by its full name (`status`, `meter show`).
     public static func named(_ fullName: String) -> Command? {

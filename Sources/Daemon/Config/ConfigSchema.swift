@@ -16,7 +16,7 @@ public enum ConfigSchema {
         public var qualifiedName: String { "\(section).\(name)" }
     }
 
-    public static let keys: [Key] = baseKeys + radioKeys + boardKeys
+    public static let keys: [Key] = baseKeys + radioKeys + boardKeys + chainKeys
 
     static let baseKeys: [Key] = [
         Key(section: "station", name: "name", defaultValue: "qlink", summary: "the station's name in logs and status") { s, v throws(ConfigError) in

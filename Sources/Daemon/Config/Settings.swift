@@ -41,6 +41,8 @@ public struct Settings: Sendable, Equatable {
     // [radio], [board]
     public var radio = RadioSettings()
     public var board = BoardSettings()
+    // [chain]
+    public var chain = ChainSettings()
     // [log]
     public var logLevel = LogLevel.info
 
