@@ -148,7 +148,7 @@ final class FakeAccountingServer: Sendable {
     }
 
     /// Waits (real time) until `condition` holds for the requests so far.
-    func wait(seconds: Double = 5, until condition: ([ReceivedRequest]) -> Bool) async -> Bool {
+    func wait(seconds: Double = 60, until condition: ([ReceivedRequest]) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if condition(requests) { return true }
@@ -182,7 +182,7 @@ extension RADIUSAccountingClient {
     }
 
     /// Waits (real time) until `condition` holds for the statistics.
-    func wait(seconds: Double = 5, until condition: (Statistics) -> Bool) async -> Bool {
+    func wait(seconds: Double = 60, until condition: (Statistics) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if condition(statistics) { return true }
