@@ -59,7 +59,7 @@ struct KillDuringWrites {
         }
     }
 
-    @Test func killedWritersRecoverToTheReplayOfTheirBlocks() throws {
+    @Test func killedWritersRecoverToTheReplayOfTheirBlocks() async throws {
         let root = TemporaryDirectory("kill")
         defer { root.remove() }
         let directory = root.path + "/store"
@@ -74,10 +74,10 @@ struct KillDuringWrites {
             // Let it recover and write a little (bounded), then kill it at a random instant.
             var waited = 0
             while journalLines(directory).count < seen + 4 && waited < 600 {
-                usleep(50_000)
+                try await Task.sleep(for: .milliseconds(50))
                 waited += 1
             }
-            usleep(UInt32(random.next() % 150_000))
+            try await Task.sleep(for: .microseconds(Int(random.next() % 150_000)))
             child.signal(SIGKILL)
             let status = child.wait()
             let log = (try? FileSystem.readFile(root.path + "/child.log")).map { String(decoding: $0, as: UTF8.self) } ?? ""

@@ -23,7 +23,7 @@ struct HostapdBackendTests {
         let runner: Task<Void, any Error>
 
         init(stations: [FakeHostapd.Station] = [], pskFile: Bool = false, startFake: Bool = true,
-             commandTimeout: Duration = .milliseconds(500)) throws {
+             commandTimeout: Duration = .seconds(3)) throws {
             fake = FakeHostapd(directory: directory.path + "/hostapd", stations: stations)
             if startFake { try fake.start() }
             backend = HostapdAccessPoint(

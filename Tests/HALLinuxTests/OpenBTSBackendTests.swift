@@ -24,7 +24,7 @@ struct OpenBTSBackendTests {
         let logs = InMemoryLogHandler()
         let runner: Task<Void, any Error>
 
-        init(ms: [FakeOpenBTS.MS] = [], startFake: Bool = true, commandTimeout: Duration = .milliseconds(500)) throws {
+        init(ms: [FakeOpenBTS.MS] = [], startFake: Bool = true, commandTimeout: Duration = .seconds(3)) throws {
             fake = FakeOpenBTS(ms: ms)
             try fake.start()
             let port = fake.port

@@ -7,7 +7,7 @@ import Testing
 /// The emulated gpsd over a real socket, the way a gpsd client reaches it.
 @Suite struct GPSDServerTests {
     /// Reads `\r\n`-terminated JSON lines until `count` arrived or the deadline passed.
-    static func lines(_ socket: TCPSocket, count: Int, pending: inout String, within timeout: Duration = .seconds(5)) async throws -> [String] {
+    static func lines(_ socket: TCPSocket, count: Int, pending: inout String, within timeout: Duration = .seconds(30)) async throws -> [String] {
         let deadline = ContinuousClock.now + timeout
         var lines: [String] = []
         while lines.count < count {

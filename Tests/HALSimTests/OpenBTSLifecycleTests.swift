@@ -73,7 +73,7 @@ import Testing
         try h.world.injectRadioRestart(downFor: 2)
         #expect(h.world.truth() == truth, "a restart loses no bytes of the truth")
         #expect(throws: WorldError.self) { try h.world.injectRadioRestart(downFor: 2) }
-        #expect(await c.isClosed(within: .seconds(5)), "OpenBTS closes every connection")
+        #expect(await c.isClosed(within: .seconds(30)), "OpenBTS closes every connection")
         await #expect(throws: SystemError.self) { _ = try await CLIClient(port: port) }
         #expect(h.world.ues().isEmpty && !h.world.status().radioUp)
         h.world.advance(by: .seconds(1))

@@ -35,7 +35,7 @@ final class CLIClient: Sendable {
         return pending.withLock { p in defer { p.removeFirst(count) }; return Array(p.prefix(count)) }
     }
 
-    func reply(within timeout: Duration = .seconds(5)) async throws -> String {
+    func reply(within timeout: Duration = .seconds(30)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         let header = try await read(4, deadline: deadline)
         let length = header.reduce(0) { $0 << 8 | Int($1) }
@@ -128,7 +128,7 @@ func gprsTotals(_ reply: String) -> (totals: [String: (up: UInt64, down: UInt64)
         #expect(try await d.request("uptime").contains("uptime 10 seconds, frame 0:"))
         // A zero length closes the connection.
         try await c.socket.send([0, 0, 0, 0])
-        #expect(await c.isClosed(within: .seconds(5)))
+        #expect(await c.isClosed(within: .seconds(30)))
         #expect(try await d.request("version").hasPrefix("release"))
     }
 
