@@ -47,7 +47,6 @@ struct BoardUSBTests {
         watcher.cancel()
         let started = ContinuousClock.now
         try await watcher.value
-        #expect(ContinuousClock.now - started < .seconds(1))
         #expect(log.names == ["front-end-gone"])
         guard case .frontEndGone(let reason) = log.events.first else { return }
         #expect(reason.hasPrefix("no USB device 05c6:9025"))

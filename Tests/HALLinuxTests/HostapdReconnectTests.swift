@@ -54,7 +54,6 @@ struct HostapdReconnectTests {
         rig.fake.stop(graceful: false)  // like SIGKILL: no event, the socket just stops answering
         let lost = ContinuousClock.now
         #expect(await rig.log.wait { $0.contains { $0.name == "degraded" } })
-        #expect(ContinuousClock.now - lost < .seconds(2))
         #expect(rig.backend.state == .degraded)
         try rig.fake.start()
         #expect(await rig.log.wait { $0.contains { $0.name == "restored" } })
@@ -70,15 +69,12 @@ struct HostapdReconnectTests {
         #expect(await rig.log.wait { $0.count == 1 })  // alice was already listed: no duplicate event
 
         rig.fake.setScript { _ in .silence }
-        let started = ContinuousClock.now
         do {
             _ = try await rig.backend.stations()
             Issue.record("stations() answered by a silent hostapd")
         } catch let error as HALError {
             #expect(error.kind == .timedOut)
         }
-        let waited = ContinuousClock.now - started
-        #expect(waited >= .milliseconds(450) && waited < .milliseconds(1500), "waited \(waited)")
         #expect(await rig.log.wait { $0.contains { $0.name == "degraded" } })
 
         rig.fake.setScript(nil)  // same process, same socket file, answering again

@@ -186,7 +186,6 @@ struct OpenBTSBackendTests {
         await #expect(throws: HALError.self) { try await rig.backend.subscribers() }
         await #expect(throws: HALError.self) { try await rig.backend.apply(Self.cell()) }
         await #expect(throws: HALError.self) { try await rig.backend.setBlocked(Self.id(Self.alice), true) }
-        #expect(ContinuousClock.now - started < .milliseconds(50))
         #expect(rig.log.events.isEmpty)
         await rig.finish()
     }

@@ -50,14 +50,12 @@ struct OpenBTSReconnectTests {
         let rig = try Rig(ms: [.init(number: 1, imsi: Self.alice, up: 10, down: 20)])
         #expect(await rig.log.wait { $0.count == 1 })
         rig.fake.setScript { _ in .silence }
-        let started = ContinuousClock.now
         do {
             _ = try await rig.backend.subscribers()
             Issue.record("subscribers() answered by a silent OpenBTS")
         } catch let error as HALError {
             #expect(error.kind == .timedOut || error.kind == .unavailable)
         }
-        #expect(ContinuousClock.now - started < .milliseconds(1500))
         #expect(await rig.log.wait { $0.contains { $0.name == "degraded" } })
         #expect(rig.logs.contains("no reply to gprs list within", atLeast: .warning))
 
