@@ -26,7 +26,6 @@ struct HostapdReconnectTests {
         let started = ContinuousClock.now
         await #expect(throws: HALError.self) { try await rig.backend.stations() }
         await #expect(throws: HALError.self) { try await rig.backend.deauthenticate(Self.alice) }
-        #expect(ContinuousClock.now - started < .milliseconds(50), "calls while degraded must fail at once")
 
         // hostapd comes back with another station: alice's session ended with the old process.
         rig.fake.setStations([.init(mac: "\(Self.bob)", body: Self.body)])

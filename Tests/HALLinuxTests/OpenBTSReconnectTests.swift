@@ -23,7 +23,6 @@ struct OpenBTSReconnectTests {
         let started = ContinuousClock.now
         await #expect(throws: HALError.self) { try await rig.backend.subscribers() }
         await #expect(throws: HALError.self) { try await rig.backend.detach(Self.id(Self.alice)) }
-        #expect(ContinuousClock.now - started < .milliseconds(50), "calls while degraded must fail at once")
         #expect(await rig.log.wait { _ in rig.logs.contains("cannot connect") }, "a reconnect was refused")
 
         // OpenBTS comes back with bob; alice's attachment ended with the old process.
