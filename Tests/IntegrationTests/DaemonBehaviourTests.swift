@@ -3,7 +3,7 @@ import Testing
 
 /// What an operator sees when things go wrong: bad configs, a second daemon, garbage on
 /// the control socket, hal-sim dying, signals.
-struct DaemonBehaviourTests {
+@Suite(.serialized) struct DaemonBehaviourTests {
     @Test func aTypoInTheConfigExits78NamingFileAndLine() async throws {
         let h = try Harness("typo")
         try "[station]\nname = x\n[wifi]\ninterfase = wlan0\n".write(toFile: h.config, atomically: true, encoding: .utf8)
