@@ -33,16 +33,22 @@ struct HostapdReconnectTests {
         #expect(await rig.log.wait { $0.contains { $0.name == "restored" } })
         #expect(rig.backend.state == .up)
         let device = rig.backend.name
-        #expect(rig.log.events == [
+        // hostapd says it is terminating, unless a send notices first on a loaded machine:
+        // either way the same story, in the same order.
+        let story = rig.log.events.filter { $0 != .accessPointDisabled }.map { event -> HALEvent in
+            if case .degraded(let device, _) = event { return .degraded(device: device, reason: "") }
+            return event
+        }
+        #expect(story == [
             .accessPointEnabled,
-            .accessPointDisabled,
-            .degraded(device: device, reason: "hostapd is terminating (CTRL-EVENT-TERMINATING)"),
+            .degraded(device: device, reason: ""),
             .stationDisconnected(.mac(Self.alice), finalCounters: nil),
             .countersReset(device: device),
             .restored(device: device),
             .accessPointEnabled,
             .stationConnected(.mac(Self.bob)),
         ])
+        #expect(rig.logs.contains("hostapd is terminating") || rig.logs.contains("hostapd is gone"))
         #expect(try await rig.backend.stations().map(\.mac) == [Self.bob])
         await rig.finish()
     }
