@@ -106,7 +106,7 @@ struct HostapdPSKTests {
         try FileSystem.writeDurably(rig.directory.path + "/wpa_psk", Array("# operator notes\nkeyid=bob 02:00:00:00:0b:02 bobs-passphrase\n".utf8), mode: 0o640)
         try await rig.backend.setStationPSK(Self.alice, passphrase: "alice passphrase", keyID: "alice")
         #expect(try fileText(rig) == "# operator notes\nkeyid=bob 02:00:00:00:0b:02 bobs-passphrase\nkeyid=alice 02:00:00:00:0b:01 alice passphrase\n")
-        #expect(rig.fake.commands.last == "RELOAD_WPA_PSK")
+        #expect(rig.fake.commands.last { $0 != "PING" } == "RELOAD_WPA_PSK")
         var info = stat()
         stat(rig.directory.path + "/wpa_psk", &info)
         #expect(info.st_mode & 0o777 == 0o640, "the file keeps its permissions")
@@ -130,7 +130,7 @@ struct HostapdPSKTests {
         try await rig.backend.setStationPSK(Self.alice, passphrase: "alice passphrase", keyID: "alice")
         try await rig.backend.setStationPSK(Self.alice, passphrase: nil, keyID: nil)
         #expect(try fileText(rig) == "")
-        #expect(Array(rig.fake.commands.suffix(2)) == ["RELOAD_WPA_PSK", "DEAUTHENTICATE 02:00:00:00:0b:01"])
+        #expect(Array(rig.fake.commands.filter { $0 != "PING" }.suffix(2)) == ["RELOAD_WPA_PSK", "DEAUTHENTICATE 02:00:00:00:0b:01"], "keepalives may come between")
         await rig.finish()
     }
 

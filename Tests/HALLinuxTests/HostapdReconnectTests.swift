@@ -118,7 +118,7 @@ struct HostapdReconnectTests {
         rig.runner.cancel()
         _ = await rig.runner.result
         #expect(access(client, F_OK) != 0, "wpa_ctrl_close unlinks the client path")
-        #expect(await rig.log.wait(for: 2) { _ in rig.fake.commands.last == "DETACH" }, "a farewell DETACH")
+        #expect(await rig.log.wait(for: 30) { _ in rig.fake.commands.last == "DETACH" }, "a farewell DETACH")
         #expect(rig.backend.state == .down)
         await rig.finish()
     }
