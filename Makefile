@@ -22,10 +22,12 @@ demo: deps
 	$(SWIFT) build
 	board/sim/demo.sh .build/debug
 
-## Unit, integration and peer tests (real hostapd, wpa_supplicant, hostapd_cli).
+## Unit, integration and peer tests (real hostapd, wpa_supplicant, hostapd_cli, gpsd).
+## One test at a time: many start real processes and peers, and a 2-core machine running
+## them all at once starves its own waits.
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 ## Release build; prints one JSON object per benchmark.
 bench: test-deps
