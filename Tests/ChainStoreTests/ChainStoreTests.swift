@@ -1,3 +1,4 @@
+import ChainTestSupport
 import ChainStore
 import Crypto
 import Ledger

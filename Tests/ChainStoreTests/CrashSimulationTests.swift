@@ -1,4 +1,5 @@
 @testable import ChainStore
+import ChainTestSupport
 import Crypto
 import Ledger
 import Posix

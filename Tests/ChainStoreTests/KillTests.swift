@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import ChainTestSupport
 import Glibc
 #endif
 import ChainStore

@@ -1,3 +1,4 @@
+import ChainTestSupport
 import Consensus
 import Crypto
 import Ledger

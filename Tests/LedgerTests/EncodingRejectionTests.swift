@@ -1,3 +1,4 @@
+import ChainTestSupport
 import Crypto
 import Testing
 @testable import Ledger

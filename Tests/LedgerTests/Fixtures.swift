@@ -1,28 +1,10 @@
+import ChainTestSupport
 import Crypto
 import Testing
 @testable import Ledger
 
-/// A deterministic key per number.
-func testKey(_ number: UInt8) -> SigningKey { SigningKey(seed: Hash.blake2b([0x51, number], length: 32))! }
-
-extension SigningKey {
-    var address: Address { Address(publicKey) }
-}
-
-func qlc(_ whole: UInt64) -> Amount { Amount.qlc(whole)! }
-
-/// SplitMix64: a tiny seeded generator so property tests replay exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A deterministic key per number, in this target's own domain.
+func testKey(_ number: UInt8) -> SigningKey { TestKeys.key(number, domain: 0x51) }
 
 /// A small chain for tests: alice, bob and carol hold 1000 QLC each, the station 10,
 /// the treasury the rest; one genesis producer. Fees: flat 0.00001 QLC, nothing per byte.
