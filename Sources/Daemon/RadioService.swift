@@ -54,6 +54,11 @@ public final class RadioService: Service {
             logger.info("\(id) detached")
             metering.sessionEnded(id, finalCounters: final) { [bus] in bus.publish(event, time: time) }
             return
+        case .finalCounters(let id, let counters, let seconds):
+            // A session that began and ended between two polls (or while qlinkd was down).
+            metering.finalCounters(id, counters, sessionSeconds: seconds)
+            logger.info("\(id) detached before a poll saw it: up \(counters.upBytes), down \(counters.downBytes)")
+            return
         case .attachRefused(let id, let reason):
             logger.notice("\(id) refused: \(reason)")
         case .countersReset(let device):

@@ -3,10 +3,11 @@ public enum HALEvent: Hashable, Sendable {
     case stationConnected(SubscriberID)
     /// `finalCounters` when the source reports them with the disconnect.
     case stationDisconnected(SubscriberID, finalCounters: TrafficCounters?)
-    /// The source's final counters of a session that ended (e.g. hostapd's RADIUS
-    /// Accounting-Stop), which may come just before or after the disconnect event.
-    /// `sessionSeconds` is how long that session lasted, when the source says (it tells a
-    /// late or repeated report from one about the current session).
+    /// The source's final counters of a session that ended (hostapd's RADIUS
+    /// Accounting-Stop, which may come just before or after the disconnect event; an MS
+    /// record OpenBTS still lists after a detach no poll saw). `sessionSeconds` is how long
+    /// ago that session began, when the source says (the Stop's session time, the GMM
+    /// context's age): it tells a late or repeated report from one about the current session.
     case finalCounters(SubscriberID, TrafficCounters, sessionSeconds: UInt64?)
     /// Something the board reported (thermal, GPS, the front end).
     case board(BoardEvent)

@@ -10,6 +10,19 @@ import HAL
 ///   (a new TLLI, an idle MS record dropped) does not make the subscriber's total go
 ///   backwards; a record whose bytes go backwards (or a reused `MS#n` after an unnoticed
 ///   restart) counts as a new record. The totals are 64-bit and never wrap.
+/// - OpenBTS lists a detached subscriber's records until they have been idle for
+///   `GPRS.Timers.MS.Idle` (600 s), under a GMM context that is no longer registered: the
+///   reading that first shows it so gives the session's final bytes. Those records stay
+///   retired with their last reading, so an IMSI that attaches again while they are still
+///   listed (under its new, registered context) never has their bytes counted twice.
+/// - A record never seen before, listed under a context that is no longer registered, is a
+///   whole session that began and ended between two readings (or before this tracker
+///   started): it is reported as `.finalCounters` with the context's age as the session's
+///   length, and retired. The meter decides whether it is new (after its startup grace) or
+///   the end of a session it recovered from its journal.
+/// - Once a deregistered subscriber's records are read, its GMM context is to be freed
+///   (`free`): its records then stay listed without a context, so no later session of the
+///   same IMSI, in this tracker or in one started after qlinkd restarts, can count them.
 /// - When more subscribers are attached than the capacity, the newest are refused: the ones
 ///   admitted last, and among those new in one reading the youngest GMM context (`age=`).
 ///   A refused or blocked subscriber still listed is detached again each reading, but
@@ -33,6 +46,8 @@ struct OpenBTSAttachTracker: Sendable {
         var events: [HALEvent] = []
         /// IMSIs to detach now (over capacity or blocked), in order.
         var detach: [String] = []
+        /// Deregistered IMSIs whose records were read: their GMM contexts are to be freed.
+        var free: [String] = []
         /// Every admitted subscriber after the reading.
         var subscribers: [AttachedSubscriber] = []
     }
@@ -42,6 +57,8 @@ struct OpenBTSAttachTracker: Sendable {
     private(set) var sessions: [String: Session] = [:]
     /// Refused subscribers still listed, with the reason they were given.
     private(set) var refused: [String: String] = [:]
+    /// The last reading of each still-listed MS record whose session ended, by `MS#`.
+    private(set) var retired: [String: TrafficCounters] = [:]
     private var admissions: UInt64 = 0
 
     init(width: CounterWidth) { self.width = width }
@@ -58,20 +75,28 @@ struct OpenBTSAttachTracker: Sendable {
     mutating func observe(_ records: [OpenBTSMSRecord], capacity: Int?, blocked: Set<String>) -> Outcome {
         var byIMSI: [String: [OpenBTSMSRecord]] = [:]
         var registered: Set<String> = []
+        var deregistered: Set<String> = []
         for record in records {
             guard let context = record.context else { continue }
             byIMSI[context.imsi, default: []].append(record)
             if context.isRegistered { registered.insert(context.imsi) }
+            if context.isDeregistered { deregistered.insert(context.imsi) }
         }
         var outcome = Outcome()
+        let listed = Set(records.map(\.id))
+        retired = retired.filter { listed.contains($0.key) }
 
         // Read every session's records first: a record still listed after its subscriber
         // left carries the last bytes it moved.
-        for imsi in Array(sessions.keys) { update(&sessions[imsi]!, with: byIMSI[imsi] ?? []) }
+        for (imsi, session) in sessions { sessions[imsi] = updated(session, with: byIMSI[imsi] ?? []) }
         for imsi in sessions.keys.sorted() where !registered.contains(imsi) {
             end(imsi, &outcome)
         }
         refused = refused.filter { registered.contains($0.key) }
+        for imsi in deregistered.subtracting(registered).sorted() where sessions[imsi] == nil {
+            reportUnseen(imsi, byIMSI[imsi]!, &outcome)
+            outcome.free.append(imsi)
+        }
 
         for imsi in registered.sorted() where blocked.contains(imsi) {
             end(imsi, &outcome)
@@ -101,9 +126,7 @@ struct OpenBTSAttachTracker: Sendable {
             guard let id = SubscriberID.imsi(imsi) else { continue }
             refused[imsi] = nil
             admissions += 1
-            var session = Session(admitted: admissions)
-            update(&session, with: byIMSI[imsi] ?? [])
-            sessions[imsi] = session
+            sessions[imsi] = updated(Session(admitted: admissions), with: byIMSI[imsi] ?? [])
             attached.append(.subscriberAttached(id))
         }
         outcome.events += attached
@@ -117,6 +140,7 @@ struct OpenBTSAttachTracker: Sendable {
         var outcome = Outcome()
         for imsi in sessions.keys.sorted() { end(imsi, &outcome) }
         refused = [:]
+        retired = [:]
         return outcome.events
     }
 
@@ -126,7 +150,23 @@ struct OpenBTSAttachTracker: Sendable {
 
     private mutating func end(_ imsi: String, _ outcome: inout Outcome) {
         guard let session = sessions.removeValue(forKey: imsi), let id = SubscriberID.imsi(imsi) else { return }
+        retired.merge(session.records) { _, last in last }
         outcome.events.append(.subscriberDetached(id, finalCounters: session.counters))
+    }
+
+    /// The records of `imsi` (detached) that no session counted: a session seen only now it is over.
+    private mutating func reportUnseen(_ imsi: String, _ records: [OpenBTSMSRecord], _ outcome: inout Outcome) {
+        let unseen = records.filter { retired[$0.id] == nil }
+        guard !unseen.isEmpty, let id = SubscriberID.imsi(imsi) else { return }
+        var up: UInt64 = 0, down: UInt64 = 0
+        for record in unseen {
+            let reading = TrafficCounters(upBytes: record.upBytes, downBytes: record.downBytes, width: width)
+            retired[record.id] = reading
+            up &+= reading.upBytes
+            down &+= reading.downBytes
+        }
+        let age = records.compactMap { $0.context?.ageSeconds }.max()
+        outcome.events.append(.finalCounters(id, TrafficCounters(upBytes: up, downBytes: down, width: .bits64), sessionSeconds: age))
     }
 
     private mutating func refuse(_ imsi: String, reason: String, _ outcome: inout Outcome) {
@@ -136,13 +176,17 @@ struct OpenBTSAttachTracker: Sendable {
         outcome.events.append(.attachRefused(id, reason: reason))
     }
 
-    private func update(_ session: inout Session, with records: [OpenBTSMSRecord]) {
+    /// `session` after a reading of its records; a retired record it lists counts on from its
+    /// last reading.
+    private mutating func updated(_ session: Session, with records: [OpenBTSMSRecord]) -> Session {
+        var session = session
         var current: [String: TrafficCounters] = [:]
         for record in records {
             current[record.id] = TrafficCounters(upBytes: record.upBytes, downBytes: record.downBytes, width: width)
         }
         for (id, reading) in current {
-            let delta = session.records[id].map { reading.delta(since: $0) } ?? TrafficDelta(firstReading: reading)
+            let delta = (session.records[id] ?? retired.removeValue(forKey: id)).map { reading.delta(since: $0) }
+                ?? TrafficDelta(firstReading: reading)
             session.upBytes &+= delta.upBytes
             session.downBytes &+= delta.downBytes
         }
@@ -150,5 +194,6 @@ struct OpenBTSAttachTracker: Sendable {
         let registered = records.compactMap(\.context).filter(\.isRegistered)
         if let ip = registered.lazy.compactMap(\.ipAddress).first { session.ipAddress = ip }
         if let age = registered.compactMap(\.ageSeconds).max() { session.ageSeconds = age }
+        return session
     }
 }

@@ -213,7 +213,8 @@ struct OpenBTSMSRecord: Equatable, Sendable {
 /// The `GMM Context:` line of an MS record: the SGSN's view of the subscriber.
 struct OpenBTSGMMContext: Equatable, Sendable {
     let imsi: String
-    /// `GmmRegisteredNormal` when attached; other states are on the way in or out.
+    /// `GmmRegisteredNormal` (or `GmmRegisteredSuspsended`, OpenBTS's spelling) when
+    /// attached; `GmmDeregistered` or `GmmRegistrationPending` on the way in or out.
     let state: String
     /// `age=` (seconds since the context was made), when given.
     let ageSeconds: UInt64?
@@ -221,7 +222,10 @@ struct OpenBTSGMMContext: Equatable, Sendable {
     let ipAddress: String?
 
     /// Whether the subscriber is GPRS-attached.
-    var isRegistered: Bool { state == "GmmRegisteredNormal" }
+    var isRegistered: Bool { state == "GmmRegisteredNormal" || state == "GmmRegisteredSuspsended" }
+
+    /// Whether the subscriber detached (a context on its way in is `GmmRegistrationPending`).
+    var isDeregistered: Bool { state == "GmmDeregistered" }
 }
 
 /// Parses the reply to `gprs list`.

@@ -187,6 +187,13 @@ extension OpenBTSRadio {
             default: break
             }
         }
+        for imsi in outcome.free {
+            do {
+                _ = try await command("sgsn free imsi \(imsi)", on: connection)
+            } catch let error as HALError where error.kind == .rejected {
+                logger.warning("\(name): could not free the GMM context of imsi:\(imsi): \(error.message)")
+            }
+        }
         for imsi in outcome.detach {
             do {
                 try await detach(imsi: imsi, on: connection)

@@ -182,11 +182,9 @@ enum OpenBTSCLI {
                 }
             }
             let all = !(listMS || listTBF || listChannels)
-            let ues = s.radioAvailable ? s.ueSnapshots() : []
-            if all || listMS {
-                let records = ues.flatMap { ue in ue.records.map { (ue, $0) } }.sorted { $0.1.debugID < $1.1.debugID }
-                for (ue, record) in records where id == nil || id == record.debugID {
-                    out += OpenBTSFormats.msRecord(ue, record, idle: idle(ue, s))
+            if (all || listMS) && s.radioAvailable {
+                for (ue, record) in s.listedMSRecords() where id == nil || id == record.debugID {
+                    out += OpenBTSFormats.msRecord(ue, record, idle: ue.map { idle($0, s) } ?? 0)
                 }
             }
             if (all || listChannels) && s.radioAvailable {
@@ -213,7 +211,7 @@ enum OpenBTSCLI {
                 return nil
             }
             guard id.allSatisfy({ $0.isASCII && $0.isNumber }) else { out += "sgsn:invalid imsi: \(id)\n"; return nil }
-            guard let ue = s.ueSnapshots().first(where: { $0.imsi == id }) else {
+            guard let ue = s.gmmContexts().first(where: { $0.imsi == id }) else {
                 out += "sgsn:SGSN record for imsi '\(id)' not found\n"
                 return nil
             }
@@ -222,14 +220,14 @@ enum OpenBTSCLI {
         switch argv[1].lowercased() {
         case "list":
             let ues: [UESnapshot]
-            if what == nil { ues = s.ueSnapshots() } else if let ue = find() { ues = [ue] } else { return .success }
+            if what == nil { ues = s.gmmContexts() } else if let ue = find() { ues = [ue] } else { return .success }
             for ue in ues {
                 let ms = ue.records.last.map { " MS#\($0.debugID),TLLI=\(OpenBTSFormats.hex($0.tlli))" }
                 out += OpenBTSFormats.gmmContext(ue, idle: idle(ue, s), msID: ms) + (what == nil ? "\n" : "")
             }
         case "free":
             guard id != nil else { out += "sgsn:wrong number of arguments\n"; return .success }
-            if let ue = find() { _ = s.detachUE(imsi: ue.imsi) }
+            if let ue = find(), !s.detachUE(imsi: ue.imsi) { s.radio.freeContext(ue.imsi) }
         case "help":
             out += OpenBTSFormats.sgsnHelp
         default:

@@ -40,6 +40,7 @@ struct OpenBTSConfig: Sendable, Equatable {
     static let openRegistration = "Control.LUR.OpenRegistration"
     static let openRegistrationReject = "Control.LUR.OpenRegistration.Reject"
     static let gprsEnable = "GPRS.Enable"
+    static let msIdle = "GPRS.Timers.MS.Idle"
 
     /// The schema, in the order `config` lists it (OpenBTS lists its map sorted by name).
     static let schema: [Key] = [
@@ -52,6 +53,9 @@ struct OpenBTSConfig: Sendable, Equatable {
         Key(name: gprsEnable, defaultValue: "0", isStatic: true, validity: .boolean, type: "boolean",
             visibility: "customer - can be freely changed by the customer without any detriment to their system",
             description: "If enabled, GPRS service is advertised in the C0T0 beacon, and GPRS service may be started on demand."),
+        Key(name: msIdle, defaultValue: "600", isStatic: false, validity: .range(300, 900), type: "value range",
+            visibility: "developer - should only be changed by developers to debug/optimize implementation",
+            description: "How long in seconds an MS is idle before the BTS forgets about it."),
         Key(name: ci, defaultValue: "10", isStatic: false, validity: .range(0, 65535), type: "value range",
             visibility: "customer - site - these values are different for each BTS and should not be left default",
             description: "Cell ID, 16 bits.  Should be unique."),

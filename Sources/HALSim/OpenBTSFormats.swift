@@ -107,14 +107,14 @@ enum OpenBTSFormats {
 
     static func hex(_ value: UInt32) -> String { String(value, radix: 16) }
 
-    /// One MS record of `gprs list` (MSInfo::msDump, not verbose) with its GMM context line,
-    /// signal quality and statistics lines.
-    static func msRecord(_ ue: UESnapshot, _ record: UESnapshot.Record, idle: Int) -> String {
+    /// One MS record of `gprs list` (MSInfo::msDump, not verbose) with its GMM context line
+    /// (none once the SGSN freed the context), signal quality and statistics lines.
+    static func msRecord(_ ue: UESnapshot?, _ record: UESnapshot.Record, idle: Int) -> String {
         var id = " MS#\(record.debugID),TLLI=\(hex(record.tlli))"
         if let old = record.oldTLLI { id += ",\(hex(old))" }
         let blocks = Int((record.upBytes + record.downBytes) / 20)
         return id + " rrmode=PacketIdle Bytes:\(record.upBytes)up/\(record.downBytes)down Utilization=0%\n"
-            + "\t" + gmmContext(ue, idle: idle, msID: nil)
+            + (ue.map { "\t" + gmmContext($0, idle: idle, msID: nil) } ?? "")
             + "\t TimingError=(0.00) RSSI=(-48.00) CV=(0.00) ILev=(0.00) RXQual=(0.00) SigVar=(0.00) ChCoding=(1)\n"
             + "\t dataER:0% (\(blocks)) recent:0% (\(min(blocks, 120))) tbfER:0% (\(max(1, blocks / 50)))\n"
             + "\t rrbpER:0% (\(max(1, blocks / 10))) recent:0% (0) ccchER:0% (1) recent:0% (0)\n"
@@ -122,7 +122,7 @@ enum OpenBTSFormats {
 
     /// SGSN's gmmInfoDump: ` GMM Context: imsi=… ptmsi=0x… tlli=0x… state=… age=… idle=…[ MS#…] IPs=…`.
     static func gmmContext(_ ue: UESnapshot, idle: Int, msID: String?) -> String {
-        " GMM Context: imsi=\(ue.imsi) ptmsi=0x\(hex(ue.ptmsi)) tlli=0x\(hex(ue.tlli)) state=GmmRegisteredNormal"
+        " GMM Context: imsi=\(ue.imsi) ptmsi=0x\(hex(ue.ptmsi)) tlli=0x\(hex(ue.tlli)) state=\(ue.gmmState)"
             + " age=\(ue.ageSeconds) idle=\(idle)\(msID ?? "") IPs=\(ue.ip)\n"
     }
 

@@ -49,6 +49,24 @@ struct UELink: Sendable, Equatable {
     }
 }
 
+/// The names OpenBTS's SGSN gives the GMM states `gprs list` and `sgsn list` print.
+enum GMMState {
+    static let registered = "GmmRegisteredNormal"
+    static let deregistered = "GmmDeregistered"
+}
+
+/// An MS record of a UE that left: OpenBTS forgets an MSInfo only once it has been idle for
+/// `GPRS.Timers.MS.Idle` seconds, so `gprs list` still shows it meanwhile, its bytes final.
+struct IdleMSRecord: Sendable, Equatable {
+    /// The UE as it was when it left, its GMM context now `GmmDeregistered`.
+    let ue: UESnapshot
+    let record: UESnapshot.Record
+    /// Real time the UE left.
+    let since: Double
+    /// The SGSN freed the GMM context (`sgsn free`): the record is listed without one.
+    var freed = false
+}
+
 /// A row of OpenBTS's TMSI table: an IMSI that did a location update.
 struct TMSIEntry: Sendable, Equatable {
     let imsi: String
@@ -77,6 +95,8 @@ struct RadioState: Sendable {
     /// Real time OpenBTS (re)started.
     var startedAt: Double = 0
     var nextMSID = 1
+    /// MS records of UEs that left and are not forgotten yet (oldest first).
+    var idleRecords: [IdleMSRecord] = []
     var nextTMSI: UInt32 = 0x4000_0001
     var nextTransaction = 100
     /// Location updates rejected since the start (blocked IMSIs).
@@ -96,6 +116,23 @@ struct RadioState: Sendable {
         }
         tmsis.append(entry)
         return admitted ? entry.tmsi : nil
+    }
+
+    /// `GPRS.Timers.MS.Idle`: real seconds an idle MS record stays listed.
+    var msIdleSeconds: Double { Double(config[OpenBTSConfig.msIdle]) ?? 600 }
+
+    /// Keeps the records of a UE that left listed until OpenBTS would forget them.
+    mutating func keepIdle(_ ue: UESnapshot, at now: Double) {
+        let forgetAfter = msIdleSeconds
+        idleRecords.removeAll { now - $0.since >= forgetAfter }
+        var left = ue
+        left.gmmState = GMMState.deregistered
+        idleRecords += ue.records.map { IdleMSRecord(ue: left, record: $0, since: now) }
+    }
+
+    /// `sgsn free imsi X` (cliGmmDelete): the records of `imsi` stay listed, without a context.
+    mutating func freeContext(_ imsi: String) {
+        for i in idleRecords.indices where idleRecords[i].ue.imsi == imsi { idleRecords[i].freed = true }
     }
 
     /// `tmsis delete -imsi X`; true (OpenBTS reports success even when there was no row).

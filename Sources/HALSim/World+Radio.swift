@@ -11,6 +11,8 @@ public struct UESnapshot: Sendable, Equatable {
     }
 
     public var imsi: String
+    /// The GMM context's state: `GmmRegisteredNormal` while attached, `GmmDeregistered` after.
+    public var gmmState: String
     public var ptmsi: UInt32
     public var tlli: UInt32
     /// 192.168.99.x
@@ -37,11 +39,45 @@ extension WorldState {
                 UESnapshot.Record(debugID: record.debugID, tlli: record.tlli, oldTLLI: record.oldTLLI,
                                   upBytes: counted.up, downBytes: counted.down)
             }
-            return UESnapshot(imsi: imsi, ptmsi: link.ptmsi, tlli: link.localTLLI, ip: "192.168.99.\(link.ip)",
+            return UESnapshot(imsi: imsi, gmmState: GMMState.registered, ptmsi: link.ptmsi, tlli: link.localTLLI, ip: "192.168.99.\(link.ip)",
                               ageSeconds: UInt64(max(0, realTime - session.startReal)), records: records,
                               onChannel: link.channelUntil > realTime, sdcch: link.sdcch, transaction: link.transaction,
                               exactUpBytes: session.upBytes, exactDownBytes: session.downBytes)
         }
+    }
+
+    /// Every MS record `gprs list` shows, by `MS#` number, with the GMM context printed under
+    /// it: the attached UEs' records, and the records of UEs that left which OpenBTS has not
+    /// forgotten yet. OpenBTS keeps one GMM context per IMSI, so a left record is printed
+    /// under its IMSI's context as it is now: the new one when that IMSI attached again,
+    /// else the one of its last attachment, in state `GmmDeregistered`.
+    func listedMSRecords() -> [(ue: UESnapshot?, record: UESnapshot.Record)] {
+        let contexts = Dictionary(gmmContexts().map { ($0.imsi, $0) }, uniquingKeysWith: { first, _ in first })
+        var listed: [(ue: UESnapshot?, record: UESnapshot.Record)] = ueSnapshots().flatMap { ue in ue.records.map { (ue: ue, record: $0) } }
+        for idle in listedIdleRecords {
+            listed.append((ue: idle.freed ? nil : contexts[idle.ue.imsi], record: idle.record))
+        }
+        return listed.sorted { $0.record.debugID < $1.record.debugID }
+    }
+
+    /// The SGSN's GMM contexts (`sgsn list`): every attached UE, then each UE that left and
+    /// still has a record listed, as it was when it last left (in state `GmmDeregistered`,
+    /// its age still counting).
+    func gmmContexts() -> [UESnapshot] {
+        let attached = ueSnapshots()
+        var seen = Set(attached.map(\.imsi))
+        var left: [UESnapshot] = []
+        for idle in listedIdleRecords.reversed() where !idle.freed && seen.insert(idle.ue.imsi).inserted {
+            var ue = idle.ue
+            ue.ageSeconds += UInt64(max(0, realTime - idle.since))
+            left.append(ue)
+        }
+        return attached + left.reversed()
+    }
+
+    /// Records of UEs that left, not yet forgotten by OpenBTS.
+    private var listedIdleRecords: [IdleMSRecord] {
+        radio.idleRecords.filter { realTime - $0.since < radio.msIdleSeconds }
     }
 
     func boardSnapshot() -> BoardSnapshot {

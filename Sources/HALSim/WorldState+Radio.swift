@@ -56,19 +56,25 @@ extension WorldState {
         subscribers[i].session = session
     }
 
-    /// UE `i` leaves (its schedule, a detach, a radio restart).
+    /// UE `i` leaves (its schedule, a detach, a radio restart); while OpenBTS runs, its MS
+    /// records stay listed, bytes final, until they have been idle for `GPRS.Timers.MS.Idle`.
     mutating func detach(_ i: Int) {
         guard let session = subscribers[i].session, subscribers[i].isLTE else { return }
+        if radio.phase == .running, let ue = ueSnapshots().first(where: { $0.imsi == subscribers[i].imsi }) {
+            radio.keepIdle(ue, at: realTime)
+        }
         history.append(SessionRecord(id: subscribers[i].id, upBytes: session.upBytes, downBytes: session.downBytes))
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
         subscribers[i].session = nil
     }
 
-    /// The network throws UE `imsi` off (`sgsn free imsi`, `tmsis delete -imsi`); it tries
-    /// again after the scenario's reconnect delay. False when it is not attached.
+    /// The network throws UE `imsi` off (`sgsn free imsi`, `tmsis delete -imsi`): its GMM
+    /// context is deleted, its records stay listed without one; it tries again after the
+    /// scenario's reconnect delay. False when it is not attached.
     mutating func detachUE(imsi: String) -> Bool {
         guard let i = subscribers.firstIndex(where: { $0.imsi == imsi }), subscribers[i].session != nil else { return false }
         detach(i)
+        radio.freeContext(imsi)
         subscribers[i].notBefore = simTime + configuration.scenario.reconnectDelay * subscribers[i].random.uniform(0.75, 1.25)
         return true
     }
@@ -83,8 +89,9 @@ extension WorldState {
     }
 
     mutating func stopRadio(until: Double) {
-        for i in subscribers.indices where subscribers[i].isLTE { detach(i) }
         radio.phase = .down(until: until)
+        for i in subscribers.indices where subscribers[i].isLTE { detach(i) }
+        radio.idleRecords = []
         radio.restarts += 1
         radioEvents.append(.stopped)
     }

@@ -55,11 +55,55 @@ struct OpenBTSTrackerTests {
         #expect(outcome.subscribers.map(\.id) == [Self.id(Self.bob)])
     }
 
+    @Test func aDetachedRecordStillListedGivesTheFinalBytes() {
+        var tracker = OpenBTSAttachTracker(width: .bits64)
+        _ = tracker.observe([Self.ms(1, Self.alice, up: 100, down: 1000)], capacity: nil, blocked: [])
+        // Alice moved 40 more bytes, then detached: OpenBTS keeps her record, deregistered.
+        let left = tracker.observe([Self.ms(1, Self.alice, up: 110, down: 1030, state: "GmmDeregistered")], capacity: nil, blocked: [])
+        #expect(left.events == [.subscriberDetached(Self.id(Self.alice), finalCounters: Self.bytes(110, 1030))])
+        #expect(tracker.retired == ["MS#1": Self.bytes(110, 1030)])
+        #expect(left.free == [Self.alice], "her context is freed once read")
+    }
+
+    @Test func anIMSIThatAttachesAgainNeverCountsItsOldRecordTwice() {
+        var tracker = OpenBTSAttachTracker(width: .bits64)
+        _ = tracker.observe([Self.ms(1, Self.alice, up: 100, down: 1000)], capacity: nil, blocked: [])
+        _ = tracker.observe([Self.ms(1, Self.alice, up: 100, down: 1000, state: "GmmDeregistered")], capacity: nil, blocked: [])
+        // Back on a new record; the old one is listed under her new, registered context.
+        let back = tracker.observe([Self.ms(1, Self.alice, up: 100, down: 1000), Self.ms(5, Self.alice, up: 7, down: 70)],
+                                   capacity: nil, blocked: [])
+        #expect(back.events == [.subscriberAttached(Self.id(Self.alice))])
+        #expect(back.subscribers.first?.counters == Self.bytes(7, 70))
+        // Forgotten by OpenBTS, the old record is forgotten here too.
+        _ = tracker.observe([Self.ms(5, Self.alice, up: 8, down: 80)], capacity: nil, blocked: [])
+        #expect(tracker.retired.isEmpty)
+    }
+
+    @Test func aSuspendedContextIsStillAttached() {
+        var tracker = OpenBTSAttachTracker(width: .bits64)
+        _ = tracker.observe([Self.ms(1, Self.alice, up: 1, down: 1)], capacity: nil, blocked: [])
+        let suspended = tracker.observe([Self.ms(1, Self.alice, up: 2, down: 2, state: "GmmRegisteredSuspsended")], capacity: nil, blocked: [])
+        #expect(suspended.events.isEmpty && suspended.subscribers.map(\.counters) == [Self.bytes(2, 2)])
+    }
+
     @Test func onlyGmmRegisteredNormalCountsAsAttached() {
         var tracker = OpenBTSAttachTracker(width: .bits64)
-        let outcome = tracker.observe([Self.ms(1, Self.alice, up: 1, down: 1, state: "GmmDeregistered"),
+        let outcome = tracker.observe([Self.ms(1, Self.alice, up: 1, down: 1, state: "GmmRegistrationPending"),
                                        OpenBTSMSRecord(id: "MS#2", upBytes: 9, downBytes: 9, context: nil)], capacity: nil, blocked: [])
-        #expect(outcome.events.isEmpty && outcome.subscribers.isEmpty)
+        #expect(outcome.subscribers.isEmpty)
+        #expect(outcome.events.allSatisfy { if case .subscriberAttached = $0 { false } else { true } })
+    }
+
+    @Test func aWholeSessionBetweenTwoReadingsIsReportedByItsFinalCounters() {
+        var tracker = OpenBTSAttachTracker(width: .bits64)
+        _ = tracker.observe([Self.ms(1, Self.bob, up: 1, down: 1)], capacity: nil, blocked: [])
+        // Alice attached, moved bytes on two records and detached between the readings.
+        let records = [Self.ms(1, Self.bob, up: 2, down: 2), Self.ms(4, Self.alice, up: 30, down: 300, state: "GmmDeregistered", age: 7),
+                       Self.ms(5, Self.alice, up: 4, down: 40, state: "GmmDeregistered", age: 7)]
+        let outcome = tracker.observe(records, capacity: nil, blocked: [])
+        #expect(outcome.events == [.finalCounters(Self.id(Self.alice), Self.bytes(34, 340), sessionSeconds: 7)])
+        #expect(outcome.free == [Self.alice])
+        #expect(tracker.observe(records, capacity: nil, blocked: []).events.isEmpty, "reported once")
     }
 
     @Test func theNewestBeyondCapacityAreRefusedOncePerEpisode() {

@@ -15,6 +15,7 @@ import Testing
         let imsis = h.world.ues().map(\.imsi)
         #expect(imsis.count == 3)
         #expect(try await c.request("sgsn free imsi \(imsis[0])") == "", "success prints nothing")
+        #expect(!(try await c.request("gprs list")).contains("imsi=\(imsis[0])"), "its records stay listed, without a GMM context")
         #expect(try await c.request("sgsn free imsi \(imsis[0])") == "sgsn:SGSN record for imsi '\(imsis[0])' not found\n")
         #expect(try await c.request("sgsn free imsi") == "sgsn:wrong number of arguments\n")
         #expect(try await c.request("tmsis delete -imsi \(imsis[1])") == "Deleted TMSI table entry for \(imsis[1])\n")

@@ -67,6 +67,27 @@ import Testing
         #expect(Set(ues.map(\.ip)).count == ues.count && ues.allSatisfy { $0.ip.hasPrefix("192.168.99.") })
     }
 
+    @Test func aDetachedUEsRecordsStayListedDeregisteredUntilIdleTooLong() throws {
+        let world = World(configuration: WorldConfiguration(scenario: .everyoneOnline(subscribers: 0, ues: 1), seed: 3, speed: 1))
+        world.advance(20, of: .seconds(1))
+        let ue = try #require(world.ues().first)
+        world.perform { s in s.detach(0) }   // its own GMM Detach Request
+        let truth = try #require(world.truth().first)
+        let listed = world.openBTS("gprs list ms", wallSeconds: 0)
+        let record = try #require(ue.records.last)
+        #expect(listed.contains("MS#\(record.debugID),"))
+        #expect(listed.contains("Bytes:\(truth.upBytes)up/\(truth.downBytes)down"), "the record's bytes are final: \(listed)")
+        #expect(listed.contains("imsi=\(ue.imsi)") && listed.contains("state=GmmDeregistered"))
+        #expect(world.openBTS("sgsn list", wallSeconds: 0).contains("state=GmmDeregistered"))
+        #expect(world.openBTS("sgsn free imsi \(ue.imsi)", wallSeconds: 0) == "", "the deregistered context is freed")
+        let freed = world.openBTS("gprs list ms", wallSeconds: 0)
+        #expect(freed.contains("MS#\(record.debugID),") && !freed.contains("GMM Context"), "the record stays, without a context: \(freed)")
+        world.advance(599, of: .seconds(1))
+        #expect(world.openBTS("gprs list ms", wallSeconds: 0).contains("MS#\(record.debugID),"))
+        world.advance(2, of: .seconds(1))
+        #expect(!world.openBTS("gprs list ms", wallSeconds: 0).contains("MS#\(record.debugID),"), "forgotten after GPRS.Timers.MS.Idle")
+    }
+
     @Test func scheduledRadioAndBoardFaultsFire() throws {
         var scenario = Scenario.everyoneOnline(subscribers: 1, ues: 2)
         scenario.faults = [
