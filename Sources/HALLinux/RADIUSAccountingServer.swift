@@ -66,7 +66,10 @@ public final class RADIUSAccountingServer: Sendable {
                 logger.debug("Accounting-Stop for \(mac) without counters (the driver reports none)")
                 return
             }
-            events(.finalCounters(.mac(mac), counters, sessionSeconds: packet.integer(.sessionTime).map(UInt64.init)))
+            // Acct-Delay-Time says how long ago the Stop was first sent (it grows with each
+            // retransmission): with Acct-Session-Time, how long ago the session began.
+            let began = packet.integer(.sessionTime).map { UInt64($0) + UInt64(packet.integer(.delayTime) ?? 0) }
+            events(.finalCounters(.mac(mac), counters, sessionSeconds: began))
         case .start, .interimUpdate, .accountingOn, .accountingOff:
             logger.debug("radius accounting \(status) from \(sender)")
         }

@@ -69,6 +69,9 @@ public final class ControlServer: Sendable {
         case "truth":
             let entries = world.truth()
             return .success(words.contains("--json") ? TruthFormat.json(entries) : TruthFormat.table(entries))
+        case "sessions":
+            // Ended sessions (the last 4,096), oldest first, one JSON object a line.
+            return .success(world.sessionHistory().map { $0.json + "\n" }.joined())
         case "status":
             return .success(statusJSON())
         case "inject":

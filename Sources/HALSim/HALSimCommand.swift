@@ -154,7 +154,7 @@ public struct SimulatorOptions: Sendable, Equatable {
     }
 }
 
-/// `hal-sim ctl --root DIR truth [--json] | status | inject EVENT [ARG...]`
+/// `hal-sim ctl --root DIR truth [--json] | sessions | status | inject EVENT [ARG...]`
 public struct ControlOptions: Sendable, Equatable {
     public var root: String
     /// The request words sent to the running hal-sim.
@@ -176,15 +176,18 @@ public struct ControlOptions: Sendable, Equatable {
         switch words.first {
         case "truth":
             guard words.dropFirst().allSatisfy({ $0 == "--json" }), words.count <= 2 else { throw UsageError("usage: truth [--json]") }
+        case "sessions":
+            guard words.count == 1 || words == ["sessions", "--json"] else { throw UsageError("usage: sessions") }
+            words = ["sessions"]
         case "status":
             guard words.count == 1 || words == ["status", "--json"] else { throw UsageError("usage: status") }
             words = ["status"]
         case "inject":
             guard (2...4).contains(words.count) else { throw UsageError("usage: inject EVENT [ARG...]") }
         case nil:
-            throw UsageError("ctl needs a command: truth, status or inject")
+            throw UsageError("ctl needs a command: truth, sessions, status or inject")
         case let other?:
-            throw UsageError("unknown ctl command '\(other)' (expected truth, status or inject)")
+            throw UsageError("unknown ctl command '\(other)' (expected truth, sessions, status or inject)")
         }
         return ControlOptions(root: absolutePath(root, in: workingDirectory), words: words)
     }

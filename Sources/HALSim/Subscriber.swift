@@ -157,11 +157,31 @@ struct WrapBurst: Sendable, Equatable {
     var isFinished: Bool { upMoved == up && downMoved == down }
 }
 
+/// Why a session ended.
+public enum SessionEnd: String, Sendable, Equatable {
+    /// The subscriber left by itself (its schedule).
+    case left
+    /// The network threw it off (a deauthentication, a detach, a revoked key).
+    case kicked
+    /// Its source went away with it: hostapd stopped or the AP was disabled, OpenBTS stopped.
+    case sourceStopped = "source-stopped"
+}
+
 /// A finished session, kept (a bounded number of them) so tests can compare truth with sessions.
 struct SessionRecord: Sendable, Equatable {
     let id: SubscriberID
     let upBytes: UInt64
     let downBytes: UInt64
+    /// Simulated seconds it began and ended.
+    var started: Double = 0
+    var ended: Double = 0
+    var cause: SessionEnd = .left
+
+    /// `{"id":…,"kind":…,"started":…,"ended":…,"cause":…,"up_bytes":N,"down_bytes":N}`.
+    var json: String {
+        "{\"id\":\(jsonString(id.description)),\"kind\":\(jsonString(id.kind)),\"started\":\(formatNumber(started)),"
+            + "\"ended\":\(formatNumber(ended)),\"cause\":\(jsonString(cause.rawValue)),\"up_bytes\":\(upBytes),\"down_bytes\":\(downBytes)}"
+    }
 }
 
 /// A small deterministic random number generator (SplitMix64): the same seed gives the

@@ -56,7 +56,7 @@ extension WorldState {
     }
 
     mutating func dropAllStations(cause: AccountingEvent.TerminateCause?) {
-        for i in subscribers.indices where !subscribers[i].isLTE { endSession(i, linger: false, cause: cause) }
+        for i in subscribers.indices where !subscribers[i].isLTE { endSession(i, linger: false, cause: cause, why: .sourceStopped) }
         lingering.removeAll()
         stationOrder.removeAll()
     }

@@ -58,13 +58,12 @@ extension WorldState {
 
     /// UE `i` leaves (its schedule, a detach, a radio restart); while OpenBTS runs, its MS
     /// records stay listed, bytes final, until they have been idle for `GPRS.Timers.MS.Idle`.
-    mutating func detach(_ i: Int) {
+    mutating func detach(_ i: Int, why: SessionEnd) {
         guard let session = subscribers[i].session, subscribers[i].isLTE else { return }
         if radio.phase == .running, let ue = ueSnapshots().first(where: { $0.imsi == subscribers[i].imsi }) {
             radio.keepIdle(ue, at: realTime)
         }
-        history.append(SessionRecord(id: subscribers[i].id, upBytes: session.upBytes, downBytes: session.downBytes))
-        if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
+        remember(i, session, why)
         subscribers[i].session = nil
     }
 
@@ -73,7 +72,7 @@ extension WorldState {
     /// scenario's reconnect delay. False when it is not attached.
     mutating func detachUE(imsi: String) -> Bool {
         guard let i = subscribers.firstIndex(where: { $0.imsi == imsi }), subscribers[i].session != nil else { return false }
-        detach(i)
+        detach(i, why: .kicked)
         radio.freeContext(imsi)
         subscribers[i].notBefore = simTime + configuration.scenario.reconnectDelay * subscribers[i].random.uniform(0.75, 1.25)
         return true
@@ -90,7 +89,7 @@ extension WorldState {
 
     mutating func stopRadio(until: Double) {
         radio.phase = .down(until: until)
-        for i in subscribers.indices where subscribers[i].isLTE { detach(i) }
+        for i in subscribers.indices where subscribers[i].isLTE { detach(i, why: .sourceStopped) }
         radio.idleRecords = []
         radio.restarts += 1
         radioEvents.append(.stopped)

@@ -167,7 +167,7 @@ struct WorldState: Sendable {
             let s = subscribers[i]
             if s.session != nil && !s.wantsOnline {
                 // The station leaves by itself (its own deauthentication: User-Request).
-                if s.isLTE { detach(i) } else { endSession(i, linger: false, cause: .userRequest) }
+                if s.isLTE { detach(i, why: .left) } else { endSession(i, linger: false, cause: .userRequest, why: .left) }
             } else if s.session == nil && s.wantsOnline && simTime >= s.notBefore {
                 if s.isLTE {
                     if radioAvailable { attach(i) }
@@ -253,10 +253,9 @@ struct WorldState: Sendable {
     /// Ends station `i`'s session. `linger` keeps its entry for a while, as hostapd does for a
     /// station it deauthenticated itself. The Accounting-Stop (with `cause`, when hostapd sets
     /// one) goes out with the disconnect event, carrying the counters of this very instant.
-    mutating func endSession(_ i: Int, linger: Bool, cause: AccountingEvent.TerminateCause? = nil) {
+    mutating func endSession(_ i: Int, linger: Bool, cause: AccountingEvent.TerminateCause? = nil, why: SessionEnd = .kicked) {
         guard let session = subscribers[i].session, let mac = subscribers[i].mac else { return }
-        history.append(SessionRecord(id: subscribers[i].id, upBytes: session.upBytes, downBytes: session.downBytes))
-        if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
+        remember(i, session, why)
         emit(3, "AP-STA-DISCONNECTED \(mac)")
         accountingStop(i, cause: cause)
         subscribers[i].session = nil
@@ -265,6 +264,13 @@ struct WorldState: Sendable {
         } else {
             stationOrder.removeAll { $0 == mac }
         }
+    }
+
+    /// Keeps the record of subscriber `i`'s session, which ends now.
+    mutating func remember(_ i: Int, _ session: Session, _ why: SessionEnd) {
+        history.append(SessionRecord(id: subscribers[i].id, upBytes: session.upBytes, downBytes: session.downBytes,
+                                     started: session.startSim, ended: simTime, cause: why))
+        if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
     }
 
     /// The AP throws station `i` off; it tries again after the scenario's reconnect delay.

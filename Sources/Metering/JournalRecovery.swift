@@ -16,6 +16,12 @@ public struct RecoveredJournal: Sendable {
     public var nextSession: UInt64 = 1
     /// Monotonic time of the last record, in that boot.
     public var lastMono: UInt64 = 0
+    /// Monotonic time of each subscriber's last reading in the active segment (its header's
+    /// open sessions included): a session that began later was never journaled.
+    public var lastReadingOf: [String: UInt64] = [:]
+    /// Monotonic time of the active segment's header: a subscriber it does not name has
+    /// no session journaled that began after this.
+    public var segmentStart: UInt64?
     /// Messages for the log and for a `note` record.
     public var notes: [String] = []
     /// Damage found inside the active segment (not at its tail): metering goes on, loudly.
@@ -90,13 +96,18 @@ public enum JournalRecovery {
             switch record.kind {
             case .header:
                 result.boot = record.boot
+                result.segmentStart = record.mono
                 result.nextSession = max(result.nextSession, record.session ?? 1)
-                for session in record.openSessions ?? [] { open[session.session] = session }
+                for session in record.openSessions ?? [] {
+                    open[session.session] = session
+                    result.lastReadingOf[session.subscriber] = max(result.lastReadingOf[session.subscriber] ?? 0, session.readAt)
+                }
             case .open:
                 guard let sub = record.subscriber, let id = record.session else { break }
                 result.nextSession = max(result.nextSession, id + 1)
                 open[id] = .init(subscriber: sub, session: id, upTotal: 0, downTotal: 0,
                                          upCounter: record.upCounter ?? 0, downCounter: record.downCounter ?? 0, readAt: record.mono)
+                result.lastReadingOf[sub] = record.mono
             case .usage:
                 guard let id = record.session, var session = open[id] else { break }
                 session.upTotal = record.upTotal ?? session.upTotal
@@ -105,6 +116,7 @@ public enum JournalRecovery {
                 session.downCounter = record.downCounter ?? session.downCounter
                 session.readAt = record.mono
                 open[id] = session
+                result.lastReadingOf[session.subscriber] = record.mono
             case .close:
                 if let id = record.session { open[id] = nil }
             case .note, .checkpoint:

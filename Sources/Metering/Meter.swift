@@ -38,7 +38,7 @@ public final class Meter {
     /// by up to a second.
     static let connectedTimeSlack: UInt64 = 1_000_000_000
     /// How long after start a source may still be repeating reports sent before it (RADIUS
-    /// retransmits for about 10 s).
+    /// retransmits for about 10 s): the limit for subscribers the active segment never names.
     static let startupGrace: UInt64 = 20 * 1_000_000_000
     private let startedAt: UInt64
 
@@ -56,6 +56,10 @@ public final class Meter {
     /// The last reading of subscribers whose session closed, to recognise the same
     /// association if it shows up again (a transient absence from a poll).
     private var lastClosed: [SubscriberID: (counters: TrafficCounters, at: UInt64, closedAt: UInt64)] = [:]
+    /// Each subscriber's last reading in the journal before this start, and the start of
+    /// the active segment (same boot only; 0 when there is no journal yet).
+    private var readBeforeStart: [SubscriberID: UInt64] = [:]
+    private var journalStart: UInt64?
     public private(set) var journalState = JournalState.ok
 
     public init(configuration: Configuration, writer: JournalWriter, recovered: RecoveredJournal, sameBoot: Bool,
@@ -68,6 +72,12 @@ public final class Meter {
         lastFlush = now
         startedAt = now
         notes = recovered.notes
+        if recovered.activeSegment == nil {
+            journalStart = 0
+        } else if sameBoot {
+            journalStart = recovered.segmentStart
+            for (subscriber, at) in recovered.lastReadingOf { if let id = SubscriberID(subscriber) { readBeforeStart[id] = at } }
+        }
         for open in recovered.openSessions {
             guard let id = SubscriberID(open.subscriber) else { continue }
             let width = configuration.counterWidths[id.scheme] ?? .bits64
@@ -116,23 +126,22 @@ public final class Meter {
     /// late or repeated report (a RADIUS retransmission reaching a restarted daemon) from
     /// ending a later session of the same subscriber.
     public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, sessionSeconds: UInt64? = nil, at now: UInt64) {
-        if let seconds = sessionSeconds, let candidate = ending[id] ?? sessions[id], let associated = candidate.associatedAt,
-           associated > (now &- min(now, seconds * 1_000_000_000)) + Self.connectedTimeSlack * 2 {
-            logger.notice("\(id): final counters of an earlier session (\(seconds) s long) ignored; session \(candidate.id) began later")
-            return
+        if let seconds = sessionSeconds, let candidate = ending[id] ?? sessions[id] {
+            let began = now &- min(now, seconds * 1_000_000_000)
+            if let associated = candidate.associatedAt, associated > began + Self.connectedTimeSlack * 2 {
+                logger.notice("\(id): final counters of an earlier session (began \(seconds) s ago) ignored; session \(candidate.id) began later")
+                return
+            }
+            if candidate.unconfirmed, began > candidate.durableAt + Self.connectedTimeSlack * 2 {
+                // A later session than the one recovered from the journal: that one ended while qlinkd was down.
+                sessions[id] = nil
+                closing.append((candidate, "left while qlinkd was down; bytes after its last durable reading are not known"))
+                notes.append("\(id) session \(candidate.id): ended while qlinkd was down; its bytes after the last durable reading are lost")
+            }
         }
         guard var session = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id)
                 ?? unseenSession(id, finalCounters: finalCounters, sessionSeconds: sessionSeconds, at: now) else { return }
-        if let finalCounters {
-            // The final word may be wider than the polls (RADIUS adds gigawords): read it in the session's width.
-            // Packet counts of 0 mean "not reported": keep the last poll's, which say nothing either way.
-            let mask = session.latest.width.maximum
-            let packetsKnown = finalCounters.upPackets != 0 || finalCounters.downPackets != 0
-            session.read(TrafficCounters(upBytes: finalCounters.upBytes & mask, downBytes: finalCounters.downBytes & mask,
-                                         upPackets: packetsKnown ? finalCounters.upPackets & mask : session.latest.upPackets,
-                                         downPackets: packetsKnown ? finalCounters.downPackets & mask : session.latest.downPackets,
-                                         width: session.latest.width), at: now)
-        }
+        if let finalCounters { session.readFinal(finalCounters, at: now) }
         closing.append((session, finalCounters == nil ? "disconnected" : "disconnected (final counters)"))
         flush(at: now)
     }
@@ -251,18 +260,24 @@ public final class Meter {
     // MARK: - Helpers
 
     /// A whole session the meter never saw (it began and ended while the source's events
-    /// were out of reach, e.g. just after a hostapd restart), known only from its final
-    /// counters: those are its totals since association, so it is journaled from zero.
-    /// Not in the first `startupGrace` after start (a report then may repeat one journaled
-    /// before the restart), nor if it overlaps a session already closed.
+    /// were out of reach: between two polls, while qlinkd was down, just after a hostapd
+    /// restart), known only from its final counters: those are its totals since association,
+    /// so it is journaled from zero. Only if it began after the journal's last reading of
+    /// the subscriber (else it may be one already journaled, repeated by a retransmission),
+    /// or, for a subscriber the active segment does not name, after that segment began.
+    /// After a reboot (monotonic times not comparable) not in the first `startupGrace`.
     private func unseenSession(_ id: SubscriberID, finalCounters: TrafficCounters?, sessionSeconds: UInt64?, at now: UInt64) -> MeterSession? {
         guard let finalCounters, let seconds = sessionSeconds else { return nil }
         let associated = now &- min(now, seconds * 1_000_000_000)
-        guard now &- startedAt > Self.startupGrace else {
+        if let lastReading = [lastClosed[id]?.at, readBeforeStart[id] ?? journalStart].compactMap({ $0 }).max() {
+            guard lastReading == 0 || associated > lastReading + Self.connectedTimeSlack * 2 else {
+                logger.debug("\(id): final counters of a session already journaled (it began \(seconds) s ago); not counted again")
+                return nil
+            }
+        } else if now &- startedAt <= Self.startupGrace {
             logger.notice("\(id): final counters of a session not seen, so soon after start that they may repeat one already journaled; not counted")
             return nil
         }
-        if let closedAt = lastClosed[id]?.closedAt, closedAt + Self.connectedTimeSlack >= associated { return nil }
         logger.notice("\(id): a whole session (\(seconds) s) known only from its final counters; journaled from them")
         // Counted from zero in the report's own width: its gigawords are real wraps.
         var session = MeterSession(subscriber: id, id: takeSessionID(), baseline: .zero(width: finalCounters.width), at: now)

@@ -61,6 +61,32 @@ struct MeterSession {
         latestAt = now
     }
 
+    /// Takes the source's final counters, which may be wider than the polls (RADIUS adds
+    /// gigawords to 32-bit driver counters). When they are, and the session counted from
+    /// zero without a reset (its totals agree with its counters), the difference from the
+    /// totals is exact however often the counters wrapped since the last reading (a burst
+    /// of gigabytes between two polls, or while qlinkd was down). Otherwise they are read
+    /// like a poll, in the session's width.
+    mutating func readFinal(_ final: TrafficCounters, at now: UInt64) {
+        let mask = latest.width.maximum
+        // Packet counts of 0 mean "not reported": keep the last poll's, which say nothing either way.
+        let packetsKnown = final.upPackets != 0 || final.downPackets != 0
+        let narrowed = TrafficCounters(upBytes: final.upBytes & mask, downBytes: final.downBytes & mask,
+                                       upPackets: packetsKnown ? final.upPackets & mask : latest.upPackets,
+                                       downPackets: packetsKnown ? final.downPackets & mask : latest.downPackets,
+                                       width: latest.width)
+        let countedUp = upTotal + pendingUp, countedDown = downTotal + pendingDown
+        guard final.width.maximum > mask, countedUp & mask == latest.upBytes, countedDown & mask == latest.downBytes,
+              final.upBytes >= countedUp, final.downBytes >= countedDown else {
+            read(narrowed, at: now)
+            return
+        }
+        pendingUp += final.upBytes - countedUp
+        pendingDown += final.downBytes - countedDown
+        latest = narrowed
+        latestAt = now
+    }
+
     var hasPending: Bool { pendingUp > 0 || pendingDown > 0 || latest != durable || !openIsDurable }
 
     /// The records that make everything read so far durable.

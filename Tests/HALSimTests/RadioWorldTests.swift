@@ -71,7 +71,7 @@ import Testing
         let world = World(configuration: WorldConfiguration(scenario: .everyoneOnline(subscribers: 0, ues: 1), seed: 3, speed: 1))
         world.advance(20, of: .seconds(1))
         let ue = try #require(world.ues().first)
-        world.perform { s in s.detach(0) }   // its own GMM Detach Request
+        world.perform { s in s.detach(0, why: .left) }   // its own GMM Detach Request
         let truth = try #require(world.truth().first)
         let listed = world.openBTS("gprs list ms", wallSeconds: 0)
         let record = try #require(ue.records.last)

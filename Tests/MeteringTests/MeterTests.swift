@@ -75,15 +75,63 @@ struct MeterTests {
         let dir = TemporaryDirectory()
         let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
         let a = mac(1), b = mac(2)
-        // Right after start a lone Stop may repeat one journaled before a crash: not counted.
+        // Right after start, with no journal yet, a lone Stop cannot repeat a journaled session.
         meter.sessionEnded(b, finalCounters: TrafficCounters(upBytes: 5, downBytes: 5, width: .bits64), sessionSeconds: 4, at: 5 * second)
         // Later, a session that came and went unseen is counted from its final counters.
         meter.sessionEnded(a, finalCounters: TrafficCounters(upBytes: (1 << 32) + 7, downBytes: 900, width: .bits64), sessionSeconds: 10, at: 60 * second)
         // Its retransmission is not counted again.
         meter.sessionEnded(a, finalCounters: TrafficCounters(upBytes: (1 << 32) + 7, downBytes: 900, width: .bits64), sessionSeconds: 13, at: 63 * second)
         let totals = try journalTotals(dir.path)
-        #expect(totals["mac:02:00:00:00:00:02"] == nil)
+        #expect(totals["mac:02:00:00:00:00:02"]! == (5, 5))
         #expect(totals["mac:02:00:00:00:00:01"]! == ((1 << 32) + 7, 900), "the whole session, gigawords included")
+        // After a reboot the journal's monotonic times say nothing: a lone Stop in the first
+        // 20 s may repeat one journaled before, and is not counted.
+        let (rebooted, _) = try openMeter(dir.path, now: 0, sameBoot: false)
+        rebooted.sessionEnded(a, finalCounters: TrafficCounters(upBytes: 1, downBytes: 1, width: .bits64), sessionSeconds: 200, at: 5 * second)
+        rebooted.flush(at: 6 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == ((1 << 32) + 7, 900))
+    }
+
+    @Test func finalCountersWithGigawordsAreExactAcrossAnyNumberOfWraps() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
+        let a = mac(1)
+        meter.sessionStarted(a, at: 0)
+        meter.observe([reading(a, counters(1_680_510_272, 1_000))], scheme: .mac, at: second)
+        // A burst of 2.6 GB before the Stop: the 32-bit counter wrapped from its lower half,
+        // which a poll could not tell from a reset; the Stop's gigawords can.
+        let final = TrafficCounters(upBytes: (1 << 32) + 135_881, downBytes: 5_000, upPackets: 19_600_000, downPackets: 40, width: .bits64)
+        meter.sessionEnded(a, finalCounters: final, at: 2 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == ((1 << 32) + 135_881, 5_000))
+    }
+
+    @Test func afterACrashFinalCountersAreTakenOnlyForSessionsTheJournalCannotHold() throws {
+        let dir = TemporaryDirectory()
+        let a = mac(1), b = mac(2), c = mac(3)
+        do {
+            let (meter, _) = try openMeter(dir.path, flush: .seconds(1), now: 0)
+            meter.observe([reading(a, counters(100, 100), connected: 2), reading(b, counters(50, 50), connected: 2),
+                           reading(c, counters(7, 7), connected: 2)], scheme: .mac, at: 2 * second)
+            meter.sessionEnded(a, finalCounters: counters(120, 130), at: 3 * second)
+        }
+        // Restarted at 10 s, within the startup grace.
+        let (meter, _) = try openMeter(dir.path, now: 10 * second)
+        // a's Stop retransmitted (its session began 1 s after the start): journaled already.
+        meter.sessionEnded(a, finalCounters: counters(120, 130), sessionSeconds: 9, at: 10 * second)
+        // a came back while qlinkd was down and left again: began 4 s ago, after its last reading.
+        meter.sessionEnded(a, finalCounters: counters(40, 45), sessionSeconds: 4, at: 10 * second)
+        // b's recovered session ended while qlinkd was down; these are its final counters.
+        meter.sessionEnded(b, finalCounters: counters(90, 95), sessionSeconds: 10, at: 10 * second)
+        // c's recovered session ended while down too, and a later one (began 3 s ago) as well.
+        meter.sessionEnded(c, finalCounters: counters(30, 31), sessionSeconds: 3, at: 10 * second)
+        meter.flush(at: 11 * second)
+        let totals = try journalTotals(dir.path)
+        #expect(totals["mac:02:00:00:00:00:01"]! == (160, 175), "120 before the crash, 40 in the unseen session")
+        #expect(totals["mac:02:00:00:00:00:02"]! == (90, 95), "the recovered session closed by its own final counters")
+        #expect(totals["mac:02:00:00:00:00:03"]! == (37, 38), "7 durable before, then the later session whole")
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(report.isIntact)
+        #expect(report.notes.contains { $0.contains("mac:02:00:00:00:00:03") && $0.contains("ended while qlinkd was down") })
     }
 
     @Test func aCrashLosesNothingOfAConnectedSubscriber() throws {
