@@ -109,7 +109,8 @@ struct DaemonWiring {
         switch s.radio.backend {
         case .openbts:
             OpenBTSRadio(host: s.radio.host, port: s.radio.port, calibration: PowerCalibration(maximumOutputDBm: s.radio.maximumOutputDBm),
-                         counterWidth: .bits64, commandTimeout: s.commandTimeout, logger: logger.child("openbts"))
+                         counterWidth: .bits64, commandTimeout: s.commandTimeout,
+                         stateFile: s.runtimeDirectory + "/openbts-attach.json", logger: logger.child("openbts"))
         }
     }
 

@@ -23,12 +23,15 @@ import HAL
 /// - Once a deregistered subscriber's records are read, its GMM context is to be freed
 ///   (`free`): its records then stay listed without a context, so no later session of the
 ///   same IMSI, in this tracker or in one started after qlinkd restarts, can count them.
+/// - A registered context younger than its session's (`age=` went back) means the
+///   subscriber detached and attached again between two readings: the session ends with
+///   its own records' bytes, and a new one begins with the rest.
 /// - When more subscribers are attached than the capacity, the newest are refused: the ones
 ///   admitted last, and among those new in one reading the youngest GMM context (`age=`).
 ///   A refused or blocked subscriber still listed is detached again each reading, but
 ///   `.attachRefused` is reported once per episode.
-struct OpenBTSAttachTracker: Sendable {
-    struct Session: Sendable {
+struct OpenBTSAttachTracker: Sendable, Codable {
+    struct Session: Sendable, Codable {
         /// Admission order: a higher number was admitted later.
         let admitted: UInt64
         /// The last reading of each MS record of the subscriber.
@@ -85,6 +88,14 @@ struct OpenBTSAttachTracker: Sendable {
         var outcome = Outcome()
         let listed = Set(records.map(\.id))
         retired = retired.filter { listed.contains($0.key) }
+
+        for imsi in sessions.keys.sorted() where registered.contains(imsi) {
+            let session = sessions[imsi]!
+            let records = byIMSI[imsi] ?? []
+            guard let was = session.ageSeconds, let age = Self.registeredAge(records), age + 1 < was else { continue }
+            sessions[imsi] = updated(session, with: records.filter { session.records[$0.id] != nil })
+            end(imsi, &outcome)
+        }
 
         // Read every session's records first: a record still listed after its subscriber
         // left carries the last bytes it moved.
@@ -193,7 +204,12 @@ struct OpenBTSAttachTracker: Sendable {
         session.records = current
         let registered = records.compactMap(\.context).filter(\.isRegistered)
         if let ip = registered.lazy.compactMap(\.ipAddress).first { session.ipAddress = ip }
-        if let age = registered.compactMap(\.ageSeconds).max() { session.ageSeconds = age }
+        if let age = Self.registeredAge(records) { session.ageSeconds = age }
         return session
+    }
+
+    /// How long ago the registered GMM context listed with `records` was made.
+    private static func registeredAge(_ records: [OpenBTSMSRecord]) -> UInt64? {
+        records.compactMap(\.context).filter(\.isRegistered).compactMap(\.ageSeconds).max()
     }
 }

@@ -111,12 +111,14 @@ extension OpenBTSRadio {
             let restarted = previous.map {
                 Self.restarted(silence: .now - $0.lastHeard, uptime: uptime, versionChanged: $0.version != version, refusedSinceLoss: refusedSinceLoss)
             }
-            reporting.withLock { r in
+            let process = uptime.map { OpenBTSTrackerFile.Process(release: version.release, uptime: $0) }
+            let resumed: Int? = reporting.withLock { r in
                 core.withLock { c in
                     c.connection = connection
                     c.link = .up
                 }
-                guard let restarted else { return }
+                r.process = process
+                guard let restarted else { return resume(&r) }
                 var events: [HALEvent] = []
                 if restarted {
                     events += r.tracker.endAll()
@@ -124,7 +126,9 @@ extension OpenBTSRadio {
                 }
                 events.append(.restored(device: name))
                 for event in events { r.sink?(event) }
+                return nil
             }
+            if let resumed, let stateFile { logger.notice("\(name): same OpenBTS process as before; \(resumed) session(s) counted on from \(stateFile)") }
             ready = version
             let uptimeText = uptime.map { ", up \(Int($0.seconds)) s" } ?? ""
             let what = restarted == nil ? "connected" : restarted == true ? "restored (OpenBTS restarted)" : "restored"
@@ -139,6 +143,27 @@ extension OpenBTSRadio {
             if connection.failure == nil { connection.markBroken("\(error)") }
         }
         return (ready, connection.failure ?? "the connection ended")
+    }
+
+    /// On the first connection: the attach state saved by a daemon before this one, if it is
+    /// about this very OpenBTS process. Returns how many sessions it had, nil if none was taken.
+    private func resume(_ r: inout Reporting) -> Int? {
+        guard let stateFile, let process = r.process, let saved = OpenBTSTrackerFile.load(stateFile),
+              saved.process.isSame(as: process), saved.tracker.width == counterWidth else { return nil }
+        r.tracker = saved.tracker
+        return saved.tracker.sessions.count
+    }
+
+    /// Keeps the attach state after a reading, before its events go out.
+    private func save(_ r: inout Reporting) {
+        guard let stateFile, let process = r.process else { return }
+        do {
+            try OpenBTSTrackerFile(process: process, tracker: r.tracker).save(to: stateFile)
+            r.saveProblem = nil
+        } catch {
+            if r.saveProblem != "\(error)" { logger.warning("\(name): cannot keep the attach state: \(error)") }
+            r.saveProblem = "\(error)"
+        }
     }
 
     /// Reads the attach state every `pollInterval` until cancelled.
@@ -175,6 +200,7 @@ extension OpenBTSRadio {
             guard current, number > r.lastReading else { return nil }
             r.lastReading = number
             let outcome = r.tracker.observe(records, capacity: capacity, blocked: blocked)
+            save(&r)
             for event in outcome.events { r.sink?(event) }
             return outcome
         }

@@ -63,6 +63,7 @@ public final class OpenBTSRadio: Radio {
     let counterWidth: CounterWidth
     let commandTimeout: Duration
     let timing: OpenBTSTiming
+    let stateFile: String?
     let logger: Logger
     let sequence = OpenBTSSequence()
 
@@ -83,6 +84,10 @@ public final class OpenBTSRadio: Radio {
         var tracker: OpenBTSAttachTracker
         /// The sequence number of the newest `gprs list` reading applied.
         var lastReading: UInt64 = 0
+        /// The OpenBTS process connected to, when its `uptime` says when it started.
+        var process: OpenBTSTrackerFile.Process?
+        /// The last problem saving the tracker's state (said once).
+        var saveProblem: String?
     }
 
     let core = Mutex(Core())
@@ -93,9 +98,12 @@ public final class OpenBTSRadio: Radio {
     ///   - counterWidth: how wide OpenBTS's per-MS byte counters are (32-bit ones wrap); the
     ///     counters this backend reports are its own 64-bit sums and never wrap.
     ///   - commandTimeout: the longest any one command may take, queueing included.
+    ///   - stateFile: where the attach state is kept after every reading (in the runtime
+    ///     directory), to count on after a crash of the daemon while OpenBTS runs on.
     public init(host: String = "127.0.0.1", port: UInt16 = 49300, calibration: PowerCalibration,
-                counterWidth: CounterWidth, commandTimeout: Duration, logger: Logger,
+                counterWidth: CounterWidth, commandTimeout: Duration, stateFile: String? = nil, logger: Logger,
                 timing: OpenBTSTiming = OpenBTSTiming()) {
+        self.stateFile = stateFile
         self.host = host
         self.port = port
         name = "OpenBTS \(host):\(port)"

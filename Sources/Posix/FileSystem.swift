@@ -50,11 +50,22 @@ public enum FileSystem {
     ///
     /// With `replace == false` an existing file is never touched and `Errno.exists` is thrown.
     public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, replace: Bool = true) throws(SystemError) {
+        try write(path, bytes, mode: mode, replace: replace, durable: true)
+    }
+
+    /// Replaces `path` with `bytes` so that a crash of this process leaves either the old file
+    /// or the new one; nothing is flushed, so a power cut may leave neither. For state kept
+    /// in the runtime directory (tmpfs), which must not wear flash.
+    public static func replaceAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+        try write(path, bytes, mode: mode, replace: true, durable: false)
+    }
+
+    private static func write(_ path: String, _ bytes: [UInt8], mode: mode_t, replace: Bool, durable: Bool) throws(SystemError) {
         let temporary = "\(path).tmp.\(getpid())"
         let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .truncate], mode: mode)
         do {
             try fd.writeAll(bytes)
-            try fd.sync()
+            if durable { try fd.sync() }
             fd.close()
         } catch {
             fd.close()
@@ -67,7 +78,7 @@ public enum FileSystem {
             : nothingOrErrno { link(temporary, path) }
         if !replace || result.isFailure { unlink(temporary) }
         try result.get(replace ? "rename \(path)" : "link \(path)")
-        try syncDirectory(parent(of: path))
+        if durable { try syncDirectory(parent(of: path)) }
     }
 
     /// The directory part of `path` ("." when there is none).

@@ -1,4 +1,8 @@
 import HAL
+import Posix
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import HALLinux
 import Testing
 
@@ -77,6 +81,36 @@ struct OpenBTSTrackerTests {
         // Forgotten by OpenBTS, the old record is forgotten here too.
         _ = tracker.observe([Self.ms(5, Self.alice, up: 8, down: 80)], capacity: nil, blocked: [])
         #expect(tracker.retired.isEmpty)
+    }
+
+    @Test func aYoungerContextEndsTheSessionWithItsOwnRecordsAndStartsANewOne() {
+        var tracker = OpenBTSAttachTracker(width: .bits64)
+        _ = tracker.observe([Self.ms(1, Self.alice, up: 100, down: 1000, age: 50)], capacity: nil, blocked: [])
+        // Alice detached and attached again between two readings: her old record (20 more
+        // bytes) is listed under her new context, age 3, with a new record.
+        let again = tracker.observe([Self.ms(1, Self.alice, up: 110, down: 1010, age: 3), Self.ms(6, Self.alice, up: 5, down: 6, age: 3)],
+                                    capacity: nil, blocked: [])
+        #expect(again.events == [.subscriberDetached(Self.id(Self.alice), finalCounters: Self.bytes(110, 1010)),
+                                 .subscriberAttached(Self.id(Self.alice))])
+        #expect(again.subscribers.map(\.counters) == [Self.bytes(5, 6)])
+    }
+
+    @Test func theStateSurvivesEncodingSoARestartedDaemonCountsOnInTheSameTerms() throws {
+        var tracker = OpenBTSAttachTracker(width: .bits64)
+        _ = tracker.observe([Self.ms(1, Self.alice, up: 100, down: 1000, age: 50)], capacity: nil, blocked: [])
+        let process = OpenBTSTrackerFile.Process(release: "5.0", uptime: OpenBTSUptime(parsing: "uptime 90 seconds\n")!, now: 100_000_000_000, boot: "b")
+        let dir = "/tmp/qlink-tracker-\(getpid())"
+        try FileSystem.createDirectory(dir)
+        defer { FileSystem.remove(dir + "/state.json"); FileSystem.remove(dir) }
+        try OpenBTSTrackerFile(process: process, tracker: tracker).save(to: dir + "/state.json")
+        let loaded = try #require(OpenBTSTrackerFile.load(dir + "/state.json"))
+        let later = OpenBTSTrackerFile.Process(release: "5.0", uptime: OpenBTSUptime(parsing: "uptime 100 seconds\n")!, now: 110_000_000_000, boot: "b")
+        #expect(loaded.process.isSame(as: later))
+        #expect(!loaded.process.isSame(as: OpenBTSTrackerFile.Process(release: "5.0", uptime: OpenBTSUptime(parsing: "uptime 5 seconds\n")!,
+                                                                       now: 110_000_000_000, boot: "b")), "a restarted OpenBTS")
+        var resumed = loaded.tracker
+        let outcome = resumed.observe([Self.ms(1, Self.alice, up: 130, down: 1100, age: 60)], capacity: nil, blocked: [])
+        #expect(outcome.events.isEmpty && outcome.subscribers.map(\.counters) == [Self.bytes(130, 1100)])
     }
 
     @Test func aSuspendedContextIsStillAttached() {
