@@ -89,6 +89,8 @@ struct OpenBTSAttachTracker: Sendable, Codable {
         let listed = Set(records.map(\.id))
         retired = retired.filter { listed.contains($0.key) }
 
+        // A registered context younger than its session's: detached and attached again since
+        // the last reading. The session ends with its own records; the rest start a new one.
         for imsi in sessions.keys.sorted() where registered.contains(imsi) {
             let session = sessions[imsi]!
             let records = byIMSI[imsi] ?? []
