@@ -116,7 +116,8 @@ struct OpenBTSUptime: Equatable, Sendable {
         let words = line.split(separator: " ")
         guard words.count >= 3, let value = Double(words[1]), value.isFinite, value >= 0 else { return nil }
         let unit: Double
-        switch words[2] {
+        // OpenBTS 5 goes on with the frame number: `uptime 45 seconds, frame 0:9750`.
+        switch words[2].trimmingSuffix(while: { $0 == "," }) {
         case "second", "seconds": unit = 1
         case "minute", "minutes": unit = 60
         case "hour", "hours": unit = 3600

@@ -139,8 +139,17 @@ public final class Meter {
                 notes.append("\(id) session \(candidate.id): ended while qlinkd was down; its bytes after the last durable reading are lost")
             }
         }
-        guard var session = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id)
-                ?? unseenSession(id, finalCounters: finalCounters, sessionSeconds: sessionSeconds, at: now) else { return }
+        var session: MeterSession
+        if let finalCounters, let open = ending[id] ?? sessions[id], !open.isContinued(by: finalCounters) {
+            // Not the open session's last word: the Stop of one that ended just before it began.
+            logger.notice("\(id): final counters (up \(finalCounters.upBytes), down \(finalCounters.downBytes)) do not carry on from session \(open.id)'s last reading; taken for an earlier session")
+            guard let earlier = unseenSession(id, finalCounters: finalCounters, sessionSeconds: sessionSeconds, at: now) else { return }
+            session = earlier
+        } else {
+            guard let found = ending.removeValue(forKey: id) ?? sessions.removeValue(forKey: id)
+                    ?? unseenSession(id, finalCounters: finalCounters, sessionSeconds: sessionSeconds, at: now) else { return }
+            session = found
+        }
         if let finalCounters { session.readFinal(finalCounters, at: now) }
         closing.append((session, finalCounters == nil ? "disconnected" : "disconnected (final counters)"))
         flush(at: now)

@@ -68,23 +68,42 @@ struct MeterSession {
     /// of gigabytes between two polls, or while qlinkd was down). Otherwise they are read
     /// like a poll, in the session's width.
     mutating func readFinal(_ final: TrafficCounters, at now: UInt64) {
-        let mask = latest.width.maximum
-        // Packet counts of 0 mean "not reported": keep the last poll's, which say nothing either way.
-        let packetsKnown = final.upPackets != 0 || final.downPackets != 0
-        let narrowed = TrafficCounters(upBytes: final.upBytes & mask, downBytes: final.downBytes & mask,
-                                       upPackets: packetsKnown ? final.upPackets & mask : latest.upPackets,
-                                       downPackets: packetsKnown ? final.downPackets & mask : latest.downPackets,
-                                       width: latest.width)
         let countedUp = upTotal + pendingUp, countedDown = downTotal + pendingDown
-        guard final.width.maximum > mask, countedUp & mask == latest.upBytes, countedDown & mask == latest.downBytes,
-              final.upBytes >= countedUp, final.downBytes >= countedDown else {
-            read(narrowed, at: now)
+        guard countsFromZero(widerThan: final), final.upBytes >= countedUp, final.downBytes >= countedDown else {
+            read(narrowed(final), at: now)
             return
         }
         pendingUp += final.upBytes - countedUp
         pendingDown += final.downBytes - countedDown
-        latest = narrowed
+        latest = narrowed(final)
         latestAt = now
+    }
+
+    /// Whether `final` can be this session's last word: it carries on from the totals (when
+    /// wider) or from the last reading (a wrap at most). Counters that went back belong to
+    /// another session (a Stop of one that ended just before this one began).
+    func isContinued(by final: TrafficCounters) -> Bool {
+        if countsFromZero(widerThan: final) { return final.upBytes >= upTotal + pendingUp && final.downBytes >= downTotal + pendingDown }
+        return !narrowed(final).delta(since: latest).reset
+    }
+
+    /// `final` is wider than the polls, and the session counted from zero without a reset
+    /// (its totals agree with its counters), so the two can be compared whole.
+    private func countsFromZero(widerThan final: TrafficCounters) -> Bool {
+        let mask = latest.width.maximum
+        return final.width.maximum > mask && (upTotal + pendingUp) & mask == latest.upBytes
+            && (downTotal + pendingDown) & mask == latest.downBytes
+    }
+
+    /// `final` in the session's width. Packet counts of 0 mean "not reported": the last
+    /// poll's are kept, which say nothing either way.
+    private func narrowed(_ final: TrafficCounters) -> TrafficCounters {
+        let mask = latest.width.maximum
+        let packetsKnown = final.upPackets != 0 || final.downPackets != 0
+        return TrafficCounters(upBytes: final.upBytes & mask, downBytes: final.downBytes & mask,
+                               upPackets: packetsKnown ? final.upPackets & mask : latest.upPackets,
+                               downPackets: packetsKnown ? final.downPackets & mask : latest.downPackets,
+                               width: latest.width)
     }
 
     var hasPending: Bool { pendingUp > 0 || pendingDown > 0 || latest != durable || !openIsDurable }

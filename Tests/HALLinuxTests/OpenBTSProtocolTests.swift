@@ -70,6 +70,8 @@ struct OpenBTSProtocolTests {
         #expect(short.seconds == 5 && short.uncertainty == 1)
         let hours = try #require(OpenBTSUptime(parsing: "Unix time 1700000000\nuptime 2.5 hours\n"))
         #expect(hours.seconds == 9000 && hours.uncertainty == 180)
+        let framed = try #require(OpenBTSUptime(parsing: "Local time 1700000000, 2023-11-14T22:13:20\nwatchdog timer expires in 0 minutes\nuptime 45 seconds, frame 0:9750\n"))
+        #expect(framed.seconds == 45, "OpenBTS 5 prints the frame number after a comma")
         let exponent = try #require(OpenBTSUptime(parsing: "uptime 1.2e+02 minutes\n"))
         #expect(exponent.seconds == 7200 && exponent.uncertainty == 300)
         #expect(OpenBTSUptime(parsing: "command not found\n") == nil)

@@ -137,6 +137,9 @@ import Testing
         let metered = try await journal(h)
         _ = try await verify(h)   // expects exit 0: the hash chain and signatures hold, torn tails cut
         let sessions = try await endedSessions(h)
+        // Kept with the test's directory (QLINK_KEEP_TEST_DIRS=1) to read a failure by.
+        try await h.simctl(["sessions"]).stdout.write(toFile: h.root + "/sessions.jsonl", atomically: true, encoding: .utf8)
+        try "\(outages.map { "\($0.from) \($0.to)" }.joined(separator: "\n"))\n".write(toFile: h.root + "/outages.txt", atomically: true, encoding: .utf8)
 
         // What a subscriber may lose: for each outage in which one of its sessions ended, its
         // traffic over that outage; for each UE session that OpenBTS took with it when it

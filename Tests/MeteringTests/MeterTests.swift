@@ -92,6 +92,22 @@ struct MeterTests {
         #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == ((1 << 32) + 7, 900))
     }
 
+    @Test func aStopThatDoesNotCarryOnFromTheOpenSessionIsAnEarlierOnes() throws {
+        let dir = TemporaryDirectory()
+        let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
+        let a = mac(1)
+        meter.observe([reading(a, counters(5_000, 9_000), connected: 1)], scheme: .mac, at: 10 * second)
+        meter.sessionEnded(a, finalCounters: counters(6_000, 9_500), at: 11 * second)
+        // Back at 20 s: a 1 s session nobody polled, then the one a poll finds.
+        meter.observe([reading(a, counters(14_512, 44_649), connected: 3)], scheme: .mac, at: 25 * second)
+        // The first one's Stop arrives late: 143 bytes up are not a reset of the open session.
+        meter.sessionEnded(a, finalCounters: TrafficCounters(upBytes: 143, downBytes: 441, width: .bits64), sessionSeconds: 5, at: 25 * second)
+        meter.observe([reading(a, counters(24_508, 75_403), connected: 4)], scheme: .mac, at: 26 * second)
+        meter.flush(at: 27 * second)
+        #expect(try journalTotals(dir.path)["mac:02:00:00:00:00:01"]! == (6_000 + 143 + 24_508, 9_500 + 441 + 75_403))
+        #expect(meter.openSessions.count == 1, "the open session goes on")
+    }
+
     @Test func finalCountersWithGigawordsAreExactAcrossAnyNumberOfWraps() throws {
         let dir = TemporaryDirectory()
         let (meter, _) = try openMeter(dir.path, flush: .seconds(60), now: 0)
