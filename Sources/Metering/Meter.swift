@@ -122,9 +122,10 @@ public final class Meter {
     /// last poll's reading is the last word. The close is durable when this returns
     /// (unless the journal is stopped: then it is kept and retried).
     ///
-    /// `sessionSeconds` (how long the session the final counters are about lasted) keeps a
-    /// late or repeated report (a RADIUS retransmission reaching a restarted daemon) from
-    /// ending a later session of the same subscriber.
+    /// `sessionSeconds` (how long ago the session the final counters are about began) keeps
+    /// a late or repeated report (a RADIUS retransmission reaching a restarted daemon) from
+    /// ending a later session of the same subscriber; counters that do not carry on from the
+    /// open session's are another session's too.
     public func sessionEnded(_ id: SubscriberID, finalCounters: TrafficCounters?, sessionSeconds: UInt64? = nil, at now: UInt64) {
         if let seconds = sessionSeconds, let candidate = ending[id] ?? sessions[id] {
             let began = now &- min(now, seconds * 1_000_000_000)
