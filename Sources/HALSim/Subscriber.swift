@@ -173,9 +173,9 @@ struct SessionRecord: Sendable, Equatable {
     let upBytes: UInt64
     let downBytes: UInt64
     /// Simulated seconds it began and ended.
-    var started: Double = 0
-    var ended: Double = 0
-    var cause: SessionEnd = .left
+    let started: Double
+    let ended: Double
+    let cause: SessionEnd
 
     /// `{"id":…,"kind":…,"started":…,"ended":…,"cause":…,"up_bytes":N,"down_bytes":N}`.
     var json: String {

@@ -52,8 +52,9 @@ extension WorldState {
     /// under its IMSI's context as it is now: the new one when that IMSI attached again,
     /// else the one of its last attachment, in state `GmmDeregistered`.
     func listedMSRecords() -> [(ue: UESnapshot?, record: UESnapshot.Record)] {
-        let contexts = Dictionary(gmmContexts().map { ($0.imsi, $0) }, uniquingKeysWith: { first, _ in first })
-        var listed: [(ue: UESnapshot?, record: UESnapshot.Record)] = ueSnapshots().flatMap { ue in ue.records.map { (ue: ue, record: $0) } }
+        let attached = ueSnapshots()
+        let contexts = Dictionary(gmmContexts(attached: attached).map { ($0.imsi, $0) }, uniquingKeysWith: { first, _ in first })
+        var listed: [(ue: UESnapshot?, record: UESnapshot.Record)] = attached.flatMap { ue in ue.records.map { (ue: ue, record: $0) } }
         for idle in listedIdleRecords {
             listed.append((ue: idle.freed ? nil : contexts[idle.ue.imsi], record: idle.record))
         }
@@ -63,8 +64,9 @@ extension WorldState {
     /// The SGSN's GMM contexts (`sgsn list`): every attached UE, then each UE that left and
     /// still has a record listed, as it was when it last left (in state `GmmDeregistered`,
     /// its age still counting).
-    func gmmContexts() -> [UESnapshot] {
-        let attached = ueSnapshots()
+    func gmmContexts() -> [UESnapshot] { gmmContexts(attached: ueSnapshots()) }
+
+    private func gmmContexts(attached: [UESnapshot]) -> [UESnapshot] {
         var seen = Set(attached.map(\.imsi))
         var left: [UESnapshot] = []
         for idle in listedIdleRecords.reversed() where !idle.freed && seen.insert(idle.ue.imsi).inserted {

@@ -56,10 +56,18 @@ public final class Meter {
     /// The last reading of subscribers whose session closed, to recognise the same
     /// association if it shows up again (a transient absence from a poll).
     private var lastClosed: [SubscriberID: (counters: TrafficCounters, at: UInt64, closedAt: UInt64)] = [:]
-    /// Each subscriber's last reading in the journal before this start, and the start of
-    /// the active segment (same boot only; 0 when there is no journal yet).
-    private var readBeforeStart: [SubscriberID: UInt64] = [:]
-    private var journalStart: UInt64?
+    /// What the journal held before this start: whether a session known only from its final
+    /// counters may be one it recorded already.
+    private enum EarlierJournal {
+        /// No journal yet: nothing can be repeated.
+        case none
+        /// Same boot: each subscriber's last reading, and the active segment's start for the
+        /// subscribers it never names (monotonic ns).
+        case sameBoot(segmentStart: UInt64, lastReadings: [SubscriberID: UInt64])
+        /// Another boot: its monotonic times say nothing now.
+        case otherBoot
+    }
+    private let earlierJournal: EarlierJournal
     public private(set) var journalState = JournalState.ok
 
     public init(configuration: Configuration, writer: JournalWriter, recovered: RecoveredJournal, sameBoot: Bool,
@@ -73,10 +81,13 @@ public final class Meter {
         startedAt = now
         notes = recovered.notes
         if recovered.activeSegment == nil {
-            journalStart = 0
+            earlierJournal = .none
         } else if sameBoot {
-            journalStart = recovered.segmentStart
-            for (subscriber, at) in recovered.lastReadingOf { if let id = SubscriberID(subscriber) { readBeforeStart[id] = at } }
+            var readings: [SubscriberID: UInt64] = [:]
+            for (subscriber, at) in recovered.lastReadingOf { if let id = SubscriberID(subscriber) { readings[id] = at } }
+            earlierJournal = .sameBoot(segmentStart: recovered.segmentStart ?? 0, lastReadings: readings)
+        } else {
+            earlierJournal = .otherBoot
         }
         for open in recovered.openSessions {
             guard let id = SubscriberID(open.subscriber) else { continue }
@@ -136,8 +147,7 @@ public final class Meter {
             if candidate.unconfirmed, began > candidate.durableAt + Self.connectedTimeSlack * 2 {
                 // A later session than the one recovered from the journal: that one ended while qlinkd was down.
                 sessions[id] = nil
-                closing.append((candidate, "left while qlinkd was down; bytes after its last durable reading are not known"))
-                notes.append("\(id) session \(candidate.id): ended while qlinkd was down; its bytes after the last durable reading are lost")
+                leftWhileDown(candidate)
             }
         }
         var session: MeterSession
@@ -185,8 +195,7 @@ public final class Meter {
             if var session = sessions[reading.subscriber] {
                 if session.unconfirmed && !continues(session, reading, at: now) {
                     sessions[reading.subscriber] = nil
-                    closing.append((session, "left while qlinkd was down; bytes after its last durable reading are not known"))
-                    notes.append("\(reading.subscriber) session \(session.id): ended while qlinkd was down; its bytes after the last durable reading are lost")
+                    leftWhileDown(session)
                 } else {
                     session.unconfirmed = false
                     session.misses = 0
@@ -205,9 +214,7 @@ public final class Meter {
             session.misses += 1
             if session.unconfirmed || session.misses >= configuration.missesBeforeClose {
                 sessions[id] = nil
-                closing.append((session, session.unconfirmed ? "left while qlinkd was down; bytes after its last durable reading are not known"
-                                                             : "gone from the source without a disconnect event"))
-                if session.unconfirmed { notes.append("\(id) session \(session.id): ended while qlinkd was down; its bytes after the last durable reading are lost") }
+                if session.unconfirmed { leftWhileDown(session) } else { closing.append((session, "gone from the source without a disconnect event")) }
             } else {
                 sessions[id] = session
             }
@@ -269,6 +276,13 @@ public final class Meter {
 
     // MARK: - Helpers
 
+    /// A session recovered from the journal ended while qlinkd was down: closed, and said in
+    /// a note (its bytes after the last durable reading are lost).
+    private func leftWhileDown(_ session: MeterSession) {
+        closing.append((session, "left while qlinkd was down; bytes after its last durable reading are not known"))
+        notes.append("\(session.subscriber) session \(session.id): ended while qlinkd was down; its bytes after the last durable reading are lost")
+    }
+
     /// A whole session the meter never saw (it began and ended while the source's events
     /// were out of reach: between two polls, while qlinkd was down, just after a hostapd
     /// restart), known only from its final counters: those are its totals since association,
@@ -279,12 +293,14 @@ public final class Meter {
     private func unseenSession(_ id: SubscriberID, finalCounters: TrafficCounters?, sessionSeconds: UInt64?, at now: UInt64) -> MeterSession? {
         guard let finalCounters, let seconds = sessionSeconds else { return nil }
         let associated = now &- min(now, seconds * 1_000_000_000)
-        if let lastReading = [lastClosed[id]?.at, readBeforeStart[id] ?? journalStart].compactMap({ $0 }).max() {
-            guard lastReading == 0 || associated > lastReading + Self.connectedTimeSlack * 2 else {
+        var journaledBefore: UInt64?
+        if case .sameBoot(let segmentStart, let readings) = earlierJournal { journaledBefore = readings[id] ?? segmentStart }
+        if let lastReading = [lastClosed[id]?.at, journaledBefore].compactMap({ $0 }).max() {
+            guard associated > lastReading + Self.connectedTimeSlack * 2 else {
                 logger.debug("\(id): final counters of a session already journaled (it began \(seconds) s ago); not counted again")
                 return nil
             }
-        } else if now &- startedAt <= Self.startupGrace {
+        } else if case .otherBoot = earlierJournal, now &- startedAt <= Self.startupGrace {
             logger.notice("\(id): final counters of a session not seen, so soon after start that they may repeat one already journaled; not counted")
             return nil
         }
